@@ -1,0 +1,38 @@
+# kube2zk: `make demo` shows it working on a fresh machine, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test unit lint testbed-up testbed-down venv clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+testbed-up: venv
+	bash testbed/up.sh
+
+testbed-down:
+	bash testbed/down.sh
+
+demo: testbed-up
+	bash demo/demo.sh
+
+# The integration tests bring the bed up themselves (or reuse a running one).
+test: venv
+	$(PY) -m pytest
+
+unit: venv
+	$(PY) -m pytest tests/unit
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean: testbed-down
+	rm -rf $(VENV)

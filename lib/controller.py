@@ -1,0 +1,166 @@
+"""One full sync: pods -> desired map -> plan -> owned writes.
+
+``sync_once`` is what a one-shot run executes and what ``--loop`` calls on
+its full-sync period; it holds no state between calls.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from lib.config import Config
+from lib.model import DesiredState, Problem
+from lib.nodedata import MAX_NODE_BYTES, decode_servers, encode_node
+from lib.plan import Action, Change, compute_plan
+from lib.registry import Registry
+from lib.servicemap import build_desired
+from lib.source import PodSource
+
+log = logging.getLogger(__name__)
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    PARTIAL = 1  # some services failed, or invalid annotations with --strict
+    USAGE = 2
+    SOURCE = 3  # Kubernetes unreachable, forbidden or a failed list
+    REGISTRY = 4  # ZooKeeper unreachable or lost during the run
+    LOCKED = 5  # another run of the same owner holds the writer lock
+
+
+@dataclass
+class SyncReport:
+    pods_seen: int = 0
+    pods_counted: int = 0
+    services: int = 0
+    created: int = 0
+    updated: int = 0
+    adopted: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    foreign: dict[str, str] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    held: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    transactions: int = 0
+    connection_lost: bool = False
+    duration: float = 0.0
+
+    @property
+    def warnings(self) -> int:
+        return len(self.problems) + len(self.foreign) + len(self.held)
+
+    def exit_code(self, strict: bool = False) -> ExitCode:
+        if self.connection_lost:
+            return ExitCode.REGISTRY
+        if self.failed or self.held or (strict and self.problems):
+            return ExitCode.PARTIAL
+        return ExitCode.OK
+
+    def summary(self) -> str:
+        return (
+            f"sync done: pods seen {self.pods_seen}, counted {self.pods_counted}, services {self.services}; "
+            f"created {self.created}, updated {self.updated}, adopted {self.adopted}, deleted {self.deleted}, "
+            f"unchanged {self.unchanged}, failed {len(self.failed)}; warnings {self.warnings}; "
+            f"{self.duration:.3f}s"
+        )
+
+
+def desired_nodes(state: DesiredState, config_lines: tuple[str, ...]) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Node data per service, and the services whose data is too large to write.
+
+    ZooKeeper answers an oversized write by dropping the connection, which
+    would fail every other write in flight, so the check happens here.
+    """
+    nodes: dict[str, bytes] = {}
+    held: dict[str, str] = {}
+    for name, ips in state.services.items():
+        data = encode_node(config_lines, ips)
+        if len(data) > MAX_NODE_BYTES:
+            held[name] = f"node data of {len(data)} bytes exceeds ZooKeeper's limit of {MAX_NODE_BYTES}"
+        else:
+            nodes[name] = data
+    return nodes, held
+
+
+def describe_change(zk_path: str, change: Change) -> str:
+    before = decode_servers(change.old) or []
+    after = decode_servers(change.new) or []
+    if change.action is Action.FORGET:
+        return f"dropped stale ownership record of {zk_path}/{change.service}"
+    verb = {Action.CREATE: "created", Action.UPDATE: "updated", Action.ADOPT: "adopted", Action.DELETE: "deleted"}
+    return f"{verb[change.action]} {zk_path}/{change.service}: servers {before} -> {after}"
+
+
+def report_problems(state: DesiredState) -> None:
+    for problem in state.problems:
+        log.warning("invalid rpc-service annotation on %s", problem, extra={"pod": problem.pod})
+
+
+def reconcile(cfg: Config, registry: Registry, state: DesiredState, only: Iterable[str] | None = None) -> SyncReport:
+    """Make the owned nodes match ``state``: all of them (a full sync), or
+    only the services named in ``only`` (an incremental one)."""
+    started = time.monotonic()
+    desired, held = desired_nodes(state, cfg.node_config)
+    for name, reason in held.items():
+        log.error("service %s not written: %s", name, reason, extra={"service": name})
+
+    if only is None:
+        current = registry.read(desired)
+    else:
+        only = set(only)
+        current = registry.read_names(only)
+    plan = compute_plan(desired, current, cfg.owner_id, adopt=cfg.adopt, keep=held, only=only)
+    if only is None or plan.changes:
+        registry.prepare()
+    result = registry.apply(plan.changes, desired)
+
+    foreign = {**plan.foreign, **result.foreign}
+    for name, owner in sorted(foreign.items()):
+        whose = f"owned by {owner!r}" if owner else "not owned by kube2zk (use --adopt to take it over)"
+        log.warning("service node %s/%s is %s; left untouched", cfg.zk_path, name, whose,
+                    extra={"service": name, "owner": owner})
+    for change in result.applied:
+        log.info(describe_change(cfg.zk_path, change), extra={"service": change.service, "action": change.action.value})
+    for name, reason in sorted(result.failed.items()):
+        log.error("service %s/%s failed: %s", cfg.zk_path, name, reason, extra={"service": name})
+
+    applied = [c.action for c in result.applied]
+    return SyncReport(
+        pods_seen=state.pods_seen,
+        pods_counted=state.pods_counted,
+        services=len(state.services),
+        created=applied.count(Action.CREATE),
+        updated=applied.count(Action.UPDATE),
+        adopted=applied.count(Action.ADOPT),
+        deleted=applied.count(Action.DELETE),
+        unchanged=len(plan.unchanged),
+        foreign=foreign,
+        problems=state.problems,
+        held=held,
+        failed=result.failed,
+        transactions=result.transactions,
+        connection_lost=result.connection_lost,
+        duration=time.monotonic() - started,
+    )
+
+
+def sync_once(cfg: Config, source: PodSource, registry: Registry) -> SyncReport:
+    """List, plan and write everything. SourceError propagates before any
+    write: a failed list never deletes anything."""
+    started = time.monotonic()
+    state = build_desired(source.list().pods)
+    report_problems(state)
+    report = reconcile(cfg, registry, state)
+    report.duration = time.monotonic() - started
+    return report
+
+
+def service_map_document(zk_path: str, nodes: Mapping[str, bytes]) -> dict[str, object]:
+    """What -mockregistry prints as JSON: the nodes that would be written."""
+    return {f"{zk_path}/{name}": json.loads(data) for name, data in sorted(nodes.items())}

@@ -1,0 +1,82 @@
+"""Kubernetes Events on pods whose annotation is invalid, so the team that
+owns the pod sees the problem in ``kubectl describe pod``.
+
+An Event's name is derived from the pod's uid and annotation text: a
+CronJob run every minute creates it once (the next runs get 409 Already
+Exists), and a changed annotation gets a new Event.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import socket
+from collections.abc import Iterable
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from lib.model import Problem
+
+log = logging.getLogger(__name__)
+
+REASON_INVALID = "InvalidRPCServiceAnnotation"
+
+
+class EventRecorder:
+    def __init__(self, api: client.ApiClient | None, enabled: bool = True):
+        self.core = client.CoreV1Api(api) if api is not None and enabled else None
+        self.sent: set[str] = set()
+        self.instance = socket.gethostname()
+        self._forbidden_logged = False
+
+    def problems(self, problems: Iterable[Problem], reason: str = REASON_INVALID) -> None:
+        """One Warning Event per pod and annotation text, naming every reason."""
+        if self.core is None:
+            return
+        by_pod: dict[str, list[Problem]] = {}
+        for problem in problems:
+            if problem.source is not None:
+                by_pod.setdefault(problem.pod, []).append(problem)
+        for items in by_pod.values():
+            pod = items[0].source
+            assert pod is not None
+            digest = hashlib.sha256(f"{reason}\0{pod.uid}\0{pod.annotation}".encode()).hexdigest()[:16]
+            name = f"{pod.name}.kube2zk.{digest}"
+            if name in self.sent:
+                continue
+            message = "; ".join(p.reason for p in items)
+            self._create(pod.namespace, name, pod.name, pod.uid, reason, message[:1000])
+            self.sent.add(name)
+
+    def _create(self, namespace: str, name: str, pod: str, uid: str, reason: str, message: str) -> None:
+        assert self.core is not None
+        now = datetime.datetime.now(datetime.UTC)
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": namespace},
+            "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": namespace, "uid": uid},
+            "reason": reason,
+            "message": message,
+            "type": "Warning",
+            "source": {"component": "kube2zk"},
+            "reportingComponent": "kube2zk",
+            "reportingInstance": self.instance,
+            "firstTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "lastTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "count": 1,
+        }
+        try:
+            self.core.create_namespaced_event(namespace, body, _request_timeout=10)
+        except ApiException as exc:
+            if exc.status == 409:
+                return
+            if exc.status == 403 and not self._forbidden_logged:
+                self._forbidden_logged = True
+                log.warning("cannot create Events (403 Forbidden): grant 'create' on events or pass --events=false")
+            elif exc.status != 403:
+                log.warning("creating Event %s/%s failed: HTTP %s", namespace, name, exc.status)
+        except Exception as exc:  # an Event is best effort; the sync must go on
+            log.warning("creating Event %s/%s failed: %s", namespace, name, exc)

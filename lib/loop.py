@@ -1,0 +1,256 @@
+"""``--loop``: one process that keeps ZooKeeper in step with the cluster.
+
+The leader lists once (a full sync), then follows a short-interval poll
+watch: bounded watch requests resumed from the last resourceVersion, fed by a
+thread into a queue. Events that arrive together are coalesced, and each
+batch rewrites only the services named in the changed pods' old and new
+annotations. Every ``-syncperiod`` (and after any error, 410 Gone or
+reconnection) it runs the full sync again, which also repairs drift made by
+others. Standbys wait on the writer lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException
+
+from lib.annotation import parse_annotation
+from lib.config import Config
+from lib.controller import SyncReport, reconcile, report_problems
+from lib.events import EventRecorder
+from lib.leader import Leadership, lock_path
+from lib.metrics import Health, Metrics
+from lib.model import DesiredState, PodInfo
+from lib.registry import LeadershipLost, Registry
+from lib.servicemap import build_desired, counts
+from lib.source import Gone, PodEvent, PodSource, SourceError, watch_pods
+from lib.zk import RegistryError
+
+log = logging.getLogger(__name__)
+
+RELIST = "relist"  # queue marker from the watcher: the stream cannot resume
+MAX_BACKOFF = 10.0
+
+
+class Watcher(threading.Thread):
+    """Feeds pod events into ``out`` until cancelled, the stream expires, or
+    errors persist (then it asks for a re-list and ends)."""
+
+    def __init__(self, source: PodSource, resource_version: str, out: queue.Queue[PodEvent | str],
+                 timeout: int, metrics: Metrics):
+        super().__init__(name="watch", daemon=True)
+        self.source, self.version, self.out = source, resource_version, out
+        self.timeout, self.metrics = timeout, metrics
+        self.cancelled = threading.Event()
+
+    def run(self) -> None:
+        failures = 0
+        while not self.cancelled.is_set():
+            try:
+                for event in watch_pods(self.source, self.version, self.timeout):
+                    if self.cancelled.is_set():
+                        return
+                    self.version = event.resource_version or self.version
+                    if event.pod is not None:
+                        self.out.put(event)
+                    failures = 0
+            except Gone as exc:
+                log.info("%s; re-listing", exc)
+                self.metrics.watch_restarts.labels("gone").inc()
+                self.out.put(RELIST)
+                return
+            except SourceError as exc:
+                failures += 1
+                self.metrics.watch_restarts.labels("error").inc()
+                log.warning("%s (attempt %d)", exc, failures)
+                if failures >= 3:
+                    self.out.put(RELIST)
+                    return
+                self.cancelled.wait(min(MAX_BACKOFF, 0.5 * 2**failures))
+
+
+def service_names(pod: PodInfo | None) -> set[str]:
+    if pod is None:
+        return set()
+    return {decl.name for decl in parse_annotation(pod.annotation)[0]}
+
+
+def relevant(pod: PodInfo | None) -> tuple[object, ...]:
+    """What of a pod can change ZooKeeper; other updates are skipped."""
+    if pod is None:
+        return ()
+    return (counts(pod), pod.pod_ip, pod.annotation)
+
+
+class Loop:
+    def __init__(self, cfg: Config, source: PodSource, zk: KazooClient, events: EventRecorder,
+                 metrics: Metrics, health: Health, stop: threading.Event):
+        self.cfg, self.source, self.zk, self.events = cfg, source, zk, events
+        self.metrics, self.health, self.stop = metrics, health, stop
+        self.registry = Registry(zk, cfg.zk_path, cfg.owner_root, cfg.owner_id)
+        self.leadership = Leadership(zk, lock_path(cfg.owner_root, cfg.owner_id))
+        self.pods: dict[str, PodInfo] = {}
+        self.queue: queue.Queue[PodEvent | str] = queue.Queue()
+        self.watcher: Watcher | None = None
+        self.pending: set[str] = set()
+        self.need_full = True
+        self.last_full = 0.0
+        self.failures = 0
+
+    # -- leadership ----------------------------------------------------------
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.health.standby = True
+            if not self.leadership.acquire(self.stop, on_wait=self.health.beat):
+                break
+            self.health.standby = False
+            self.metrics.leader.set(1)
+            self.registry.fence = self.leadership.fence
+            try:
+                self.lead()
+            except LeadershipLost as exc:
+                log.warning("lost leadership: %s", exc)
+            finally:
+                self._stop_watcher()
+                self.metrics.leader.set(0)
+                self.registry.fence = None
+                self.health.synced = False
+                self.leadership.release()
+        log.info("loop stopped")
+
+    def lead(self) -> None:
+        self.need_full = True
+        while not self.stop.is_set():
+            self.health.beat()
+            if self.leadership.lost.is_set():
+                raise LeadershipLost("ZooKeeper session expired")
+            if self.leadership.reconnected.is_set():
+                self.leadership.reconnected.clear()
+                self.need_full = True
+            if self.need_full or time.monotonic() - self.last_full >= self.cfg.sync_period:
+                self._guarded(self.full_sync)
+                continue
+            batch = self._collect(0.5)
+            if RELIST in batch:
+                self.need_full = True
+                continue
+            for event in batch:
+                if isinstance(event, PodEvent):
+                    self.pending |= self._apply(event)
+            if self.pending:
+                self._guarded(self.incremental)
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        """Run a sync step; on a failure back off (stop-aware) and plan a full
+        sync, so whatever was missed converges once the fault clears."""
+        try:
+            step()
+            self.failures = 0
+        except LeadershipLost:
+            raise
+        except (SourceError, RegistryError, KazooException) as exc:
+            self.failures += 1
+            self.need_full = True
+            delay = min(MAX_BACKOFF, 0.25 * 2**self.failures)
+            log.warning("sync failed (%s); retrying in %.1fs", exc if str(exc) else type(exc).__name__, delay)
+            self.stop.wait(delay)
+
+    # -- watching --------------------------------------------------------------
+    def _stop_watcher(self) -> None:
+        if self.watcher is not None:
+            self.watcher.cancelled.set()
+            self.watcher = None
+        self.queue = queue.Queue()
+
+    def _start_watcher(self, resource_version: str) -> None:
+        self._stop_watcher()
+        timeout = max(1, round(self.cfg.watch_timeout))
+        self.watcher = Watcher(self.source, resource_version, self.queue, timeout, self.metrics)
+        self.watcher.start()
+
+    def _collect(self, timeout: float) -> list[PodEvent | str]:
+        """The next batch: wait for one event, then take more until the
+        stream is quiet for one batch window (or four windows have passed)."""
+        try:
+            batch = [self.queue.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        window = self.cfg.batch_window
+        deadline = time.monotonic() + 4 * window
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                batch.append(self.queue.get(timeout=min(window, left)))
+            except queue.Empty:
+                break
+        return batch
+
+    def _apply(self, event: PodEvent) -> set[str]:
+        """Update the pod cache; the services whose node may change."""
+        assert event.pod is not None
+        pod = event.pod
+        old = self.pods.get(pod.key)
+        new = None if event.type == "DELETED" or not pod.has_label else pod
+        if new is None:
+            self.pods.pop(pod.key, None)
+        else:
+            self.pods[pod.key] = new
+            if old is None or old.annotation != new.annotation:
+                state = build_desired([new])
+                report_problems(state)
+                self.events.problems(state.problems)
+        if relevant(old) == relevant(new):
+            return set()
+        return service_names(old) | service_names(new)
+
+    # -- syncing ----------------------------------------------------------------
+    def full_sync(self) -> None:
+        started = time.monotonic()
+        listed = self.source.list()
+        self.pods = {pod.key: pod for pod in listed.pods}
+        self._start_watcher(listed.resource_version)
+        self.pending.clear()
+        state = build_desired(self.pods.values())
+        report_problems(state)
+        self.events.problems(state.problems)
+        report = reconcile(self.cfg, self.registry, state)
+        self._record("full", report, state, time.monotonic() - started)
+        self.need_full = bool(report.failed)
+        self.last_full = time.monotonic()
+        self.health.synced = True
+        log.info(report.summary())
+
+    def incremental(self) -> None:
+        started = time.monotonic()
+        names, self.pending = self.pending, set()
+        state = build_desired(self.pods.values())
+        try:
+            report = reconcile(self.cfg, self.registry, state, only=names)
+        except Exception:
+            self.pending |= names
+            raise
+        self._record("incremental", report, state, time.monotonic() - started)
+        if report.failed:
+            self.pending |= set(report.failed)
+
+    def _record(self, kind: str, report: SyncReport, state: DesiredState, duration: float) -> None:
+        if report.connection_lost:
+            raise RegistryError("ZooKeeper connection lost during the sync")
+        m = self.metrics
+        m.sync_duration.labels(kind).observe(duration)
+        for op, n in (("create", report.created), ("update", report.updated), ("adopt", report.adopted),
+                      ("delete", report.deleted)):
+            if n:
+                m.zk_ops.labels(op, "ok").inc(n)
+        if report.failed:
+            m.zk_ops.labels("write", "error").inc(len(report.failed))
+        if not report.failed:
+            m.last_success.labels(kind).set(time.time())
+        m.services.set(len(state.services))
+        m.servers.set(sum(len(ips) for ips in state.services.values()))
+        m.invalid.set(len({p.pod for p in state.problems}))

@@ -1,0 +1,45 @@
+"""From pods to the desired service map: which pods count, which services
+they provide.
+
+The seed registers ``status.podIP`` (the primary address); on a dual-stack
+pod that is the address of the cluster's primary family.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from lib.annotation import parse_annotation
+from lib.model import DesiredState, PodInfo, Problem
+
+log = logging.getLogger(__name__)
+
+
+def counts(pod: PodInfo) -> bool:
+    """A pod serves traffic only when Running, Ready, not terminating and
+    addressed; anything less would send callers to a dead or draining pod."""
+    return pod.phase == "Running" and pod.ready and not pod.deleting and bool(pod.pod_ip)
+
+
+def build_desired(pods: Iterable[PodInfo]) -> DesiredState:
+    """Fold pods into service -> set of pod IPs.
+
+    Annotations are parsed for every labelled pod, counted or not, so a broken
+    annotation is reported as soon as the pod exists rather than only once it
+    turns Ready.
+    """
+    state = DesiredState()
+    for pod in pods:
+        state.pods_seen += 1
+        decls, errors = parse_annotation(pod.annotation)
+        for error in errors:
+            state.problems.append(Problem(pod.key, error, pod))
+        if not counts(pod):
+            continue
+        state.pods_counted += 1
+        assert pod.pod_ip is not None
+        for decl in decls:
+            state.services.setdefault(decl.name, set()).add(pod.pod_ip)
+            state.decls.setdefault(decl.name, []).append((pod.key, decl))
+    return state

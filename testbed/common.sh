@@ -1,0 +1,19 @@
+# Shared settings for the test-bed scripts; sourced, not run.
+# shellcheck shell=bash
+TESTBED_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(dirname "$TESTBED_DIR")"
+# shellcheck source=versions.env
+. "$TESTBED_DIR/versions.env"
+
+# Binaries live outside the repository, keyed by the pinned versions, so a
+# second start (or CI on the same machine) reuses them and a version bump rebuilds.
+CACHE_ROOT="${KUBE2ZK_TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kube2zk-testbed}"
+BUILD_KEY="k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
+BIN_DIR="$CACHE_ROOT/$BUILD_KEY/bin"
+STAGES_FILE="$CACHE_ROOT/$BUILD_KEY/kwok-stages.yaml"
+
+# Runtime state of a running bed (git-ignored).
+STATE_DIR="${KUBE2ZK_TESTBED_STATE:-$REPO_DIR/.testbed}"
+
+log() { printf '[testbed] %s\n' "$*" >&2; }
+die() { printf '[testbed] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Stops the Kubernetes bed started by k8s-up.sh: SIGTERM to every component
+# recorded in STATE_DIR/pids, SIGKILL to what is left after ~10s, then checks
+# by pid that none survived and removes the bed's state (certificates, etcd
+# data, kubeconfig, k8s.env, pid files). Logs are removed too unless KEEP_LOGS=1.
+# Safe to run when nothing is running.
+set -euo pipefail
+# shellcheck source=common.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/common.sh"
+
+K8S_DIR="$STATE_DIR/k8s"
+LOG_DIR="$STATE_DIR/logs"
+PID_DIR="$STATE_DIR/pids"
+# Clients first, etcd last.
+COMPONENTS=(kwok kube-scheduler kube-controller-manager kube-apiserver etcd)
+
+[ -d "$STATE_DIR" ] || exit 0
+if [ -z "${_KUBE2ZK_K8S_LOCK_HELD:-}" ]; then  # set when k8s-up.sh (holding the lock) calls us
+  exec 9>"$STATE_DIR/k8s.lock"
+  flock 9
+fi
+
+# pid_of NAME: the recorded pid of NAME if that process is alive and is NAME
+# (a recycled pid belonging to another program is left alone).
+pid_of() {
+  local pid state argv0
+  pid=$(cat "$PID_DIR/$1.pid" 2>/dev/null) || return 1
+  case "$pid" in '' | *[!0-9]*) return 1 ;; esac
+  state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null) || return 1
+  case "$state" in '' | Z | X) return 1 ;; esac
+  argv0=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1) || return 1
+  [ "${argv0##*/}" = "$1" ] || return 1
+  echo "$pid"
+}
+
+alive() {  # alive: the components still running, as "name:pid" words
+  local c pid
+  for c in "${COMPONENTS[@]}"; do
+    if pid=$(pid_of "$c"); then echo "$c:$pid"; fi
+  done
+}
+
+signal_all() {  # signal_all SIGNAL
+  local entry
+  for entry in $(alive); do
+    kill "-$1" "${entry#*:}" 2>/dev/null || true
+  done
+}
+
+running=$(alive)
+if [ -n "$running" ]; then
+  log "stopping the Kubernetes bed: $(echo "$running" | tr '\n' ' ')"
+  signal_all TERM
+  deadline=$((SECONDS + 10))
+  while [ -n "$(alive)" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+  if [ -n "$(alive)" ]; then
+    log "still running after 10s, sending SIGKILL: $(alive | tr '\n' ' ')"
+    signal_all KILL
+    deadline=$((SECONDS + 5))
+    while [ -n "$(alive)" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+  fi
+  left=$(alive)
+  [ -z "$left" ] || die "could not stop: $(echo "$left" | tr '\n' ' ')"
+fi
+
+rm -rf "$K8S_DIR"
+rm -f "$STATE_DIR/kubeconfig" "$STATE_DIR/k8s.env" "$STATE_DIR/k8s.env.tmp"
+for c in "${COMPONENTS[@]}"; do
+  rm -f "$PID_DIR/$c.pid" "$PID_DIR/$c.pid.tmp"
+  [ "${KEEP_LOGS:-0}" = 1 ] || rm -f "$LOG_DIR/$c.log"
+done

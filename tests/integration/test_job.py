@@ -1,0 +1,405 @@
+"""The one-shot job against the real test bed: seed parity, ownership, bad
+input, failures."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import REPO, SEED_ANNOTATION, Cluster, read_node
+from kazoo.client import KazooClient
+from kubernetes import client
+
+SEED_CONFIG = ["zone kg 8M", "kg_round_robin broken_tries=2 health_checks=5 max_uri_slots=0", "keepalive 32"]
+
+
+def ip_key(ip: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in ip.split("."))
+
+
+def expected_bytes(ips: set[str]) -> bytes:
+    servers = ",".join(f'"{ip}"' for ip in sorted(ips, key=ip_key))
+    config = ",".join(f'"{line}"' for line in SEED_CONFIG)
+    return f'{{"config":[{config}],"servers":[{servers}]}}'.encode()
+
+
+def seed(cluster: Cluster) -> set[str]:
+    cluster.deploy("test-service-1", 2)
+    cluster.deploy("test-service-2", 3)
+    cluster.wait_ready("app=test-service-1", 2)
+    cluster.wait_ready("app=test-service-2", 3)
+    return cluster.ready_ips("rpc-service=true")
+
+
+def test_seed_scenario_registers_both_services_with_all_five_pod_ips(job, cluster, zk: KazooClient, zk_root):
+    ips = seed(cluster)
+    assert len(ips) == 5
+
+    proc = job()
+
+    assert proc.returncode == 0, proc.stderr
+    base = f"{zk_root}/rpc_v2"
+    assert sorted(zk.get_children(base)) == ["test-rpc-server-1", "test-rpc-server-2"]
+    for service in ("test-rpc-server-1", "test-rpc-server-2"):
+        data, _ = zk.get(f"{base}/{service}")
+        assert data == expected_bytes(ips)
+    assert "created 2" in proc.stderr
+
+
+def test_second_run_writes_nothing(job, cluster, zk: KazooClient, zk_root):
+    seed(cluster)
+    assert job().returncode == 0
+    base = f"{zk_root}/rpc_v2"
+    before = {s: zk.get(f"{base}/{s}")[1] for s in zk.get_children(base)}
+
+    proc = job()
+
+    assert proc.returncode == 0, proc.stderr
+    after = {s: zk.get(f"{base}/{s}")[1] for s in zk.get_children(base)}
+    assert {s: (st.mzxid, st.version) for s, st in after.items()} == {
+        s: (st.mzxid, st.version) for s, st in before.items()
+    }
+    assert "unchanged 2" in proc.stderr and "created 0, updated 0" in proc.stderr
+
+
+def test_scale_down_and_up_follow_the_ready_pods(job, cluster, zk, zk_root):
+    seed(cluster)
+    assert job().returncode == 0
+    node = f"{zk_root}/rpc_v2/test-rpc-server-1"
+
+    cluster.scale("test-service-2", 0)
+    cluster.wait_for("test-service-2 gone", lambda: not cluster.pods("app=test-service-2"))
+    assert job().returncode == 0
+    assert set(read_node(zk, node)["servers"]) == cluster.ready_ips("app=test-service-1")
+    assert len(read_node(zk, node)["servers"]) == 2
+
+    cluster.scale("test-service-2", 4)
+    cluster.wait_ready("app=test-service-2", 4)
+    assert job().returncode == 0
+    assert set(read_node(zk, node)["servers"]) == cluster.ready_ips("rpc-service=true")
+    assert len(read_node(zk, node)["servers"]) == 6
+
+
+def test_deleting_every_provider_removes_the_node_and_its_ownership_record(job, cluster, zk, zk_root):
+    seed(cluster)
+    assert job().returncode == 0
+
+    cluster.delete("test-service-1")
+    cluster.delete("test-service-2")
+    cluster.wait_for("all pods gone", lambda: not cluster.pods("rpc-service=true"))
+    proc = job()
+
+    assert proc.returncode == 0, proc.stderr
+    assert zk.get_children(f"{zk_root}/rpc_v2") == []
+    records = f"{zk_root}/kube2zk/owners/default/{'%2F' + zk_root[1:] + '%2Frpc_v2'}"
+    assert zk.get_children(records) == []
+    assert "deleted 2" in proc.stderr
+
+
+def test_annotation_edit_that_drops_a_service_removes_only_that_node(job, cluster, zk, zk_root):
+    cluster.deploy("svc", 2)
+    cluster.wait_ready("app=svc", 2)
+    assert job().returncode == 0
+
+    cluster.set_annotation("svc", '[{"serviceName": "test-rpc-server-1", "version": "v0"}]')
+    cluster.wait_for(
+        "rollout to the new annotation",
+        lambda: (
+            len(cluster.pods("app=svc")) == 2
+            and all(is_ready_with(p, "test-rpc-server-2", present=False) for p in cluster.pods("app=svc"))
+        ),
+    )
+    proc = job()
+
+    assert proc.returncode == 0, proc.stderr
+    assert zk.get_children(f"{zk_root}/rpc_v2") == ["test-rpc-server-1"]
+    assert set(read_node(zk, f"{zk_root}/rpc_v2/test-rpc-server-1")["servers"]) == cluster.ready_ips("app=svc")
+
+
+def is_ready_with(pod: client.V1Pod, service: str, *, present: bool) -> bool:
+    from conftest import is_ready
+
+    annotation = (pod.metadata.annotations or {}).get("rpc-service", "")
+    return is_ready(pod) and ((service in annotation) == present)
+
+
+def test_not_ready_and_terminating_pods_are_not_registered(job, cluster, core, namespace, zk, zk_root):
+    cluster.deploy("svc", 3)
+    ips = cluster.wait_ready("app=svc", 3)
+    pods = cluster.pods("app=svc")
+    unready, terminating = pods[0], pods[1]
+    # The pod stays Running but its readiness fails.
+    conditions = [
+        {"type": c.type, "status": "False" if c.type in ("Ready", "ContainersReady") else c.status}
+        for c in unready.status.conditions
+    ]
+    core.patch_namespaced_pod_status(unready.metadata.name, namespace, {"status": {"conditions": conditions}})
+    # A finalizer holds the deleted pod in Terminating.
+    core.patch_namespaced_pod(terminating.metadata.name, namespace, {"metadata": {"finalizers": ["test/hold"]}})
+    core.delete_namespaced_pod(terminating.metadata.name, namespace)
+    try:
+        cluster.wait_for(
+            "pod terminating",
+            lambda: core.read_namespaced_pod(terminating.metadata.name, namespace).metadata.deletion_timestamp,
+        )
+        proc = job()
+        assert proc.returncode == 0, proc.stderr
+        servers = set(read_node(zk, f"{zk_root}/rpc_v2/test-rpc-server-1")["servers"])
+        assert unready.status.pod_ip not in servers
+        assert terminating.status.pod_ip not in servers
+        assert pods[2].status.pod_ip in servers
+        assert servers <= ips | cluster.ready_ips("app=svc")
+    finally:
+        core.patch_namespaced_pod(terminating.metadata.name, namespace, {"metadata": {"finalizers": None}})
+
+
+def test_foreign_nodes_are_left_untouched_and_adopt_takes_unowned_ones(job, cluster, zk: KazooClient, zk_root):
+    seed(cluster)
+    base = f"{zk_root}/rpc_v2"
+    zk.create(f"{base}/test-rpc-server-1", b"hand-made", makepath=True)
+    zk.create(f"{base}/unrelated", b"someone else's")
+
+    proc = job()
+
+    assert proc.returncode == 0, proc.stderr
+    assert zk.get(f"{base}/test-rpc-server-1")[0] == b"hand-made"
+    assert zk.get(f"{base}/unrelated")[0] == b"someone else's"
+    assert "test-rpc-server-1 is not owned by kube2zk" in proc.stderr
+    assert read_node(zk, f"{base}/test-rpc-server-2") is not None
+
+    proc = job("--adopt")
+
+    assert proc.returncode == 0, proc.stderr
+    assert set(read_node(zk, f"{base}/test-rpc-server-1")["servers"]) == cluster.ready_ips("rpc-service=true")
+    assert zk.get(f"{base}/unrelated")[0] == b"someone else's"
+    # Adopted means owned: once no pod provides it, it goes.
+    cluster.delete("test-service-1")
+    cluster.delete("test-service-2")
+    cluster.wait_for("all pods gone", lambda: not cluster.pods("rpc-service=true"))
+    assert job().returncode == 0
+    assert zk.get_children(base) == ["unrelated"]
+
+
+def test_two_owners_never_touch_each_others_nodes(job, cluster, zk: KazooClient, zk_root):
+    seed(cluster)
+    assert job("--owner-id", "cluster-a").returncode == 0
+    base = f"{zk_root}/rpc_v2"
+    before = zk.get(f"{base}/test-rpc-server-1")
+
+    # cluster-b sees the same pods (same namespace) but must not write a's nodes.
+    proc = job("--owner-id", "cluster-b", "--adopt")
+    assert proc.returncode == 0, proc.stderr
+    assert "owned by 'cluster-a'" in proc.stderr
+    assert zk.get(f"{base}/test-rpc-server-1") == before
+
+    # cluster-b with an empty namespace view (nothing desired) deletes nothing of a's.
+    proc = job("--owner-id", "cluster-b", "-namespace", "no-such-namespace")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(zk.get_children(base)) == ["test-rpc-server-1", "test-rpc-server-2"]
+
+
+BAD_ANNOTATIONS = {
+    "not-json": "{not json",
+    "not-list": '{"serviceName": "x"}',
+    "no-name": '[{"version": "v1"}]',
+    "name-not-string": '[{"serviceName": 42}]',
+    "empty-name": '[{"serviceName": ""}]',
+    "dot-dot": '[{"serviceName": ".."}]',
+    "slash": '[{"serviceName": "a/b"}]',
+    "escape": '[{"serviceName": "../../escaped"}]',
+    "control-char": '[{"serviceName": "bad\\u0001name"}]',
+    "reserved": '[{"serviceName": "zookeeper"}]',
+    "too-long": json.dumps([{"serviceName": "x" * 300}]),
+}
+
+
+def test_each_bad_annotation_is_reported_and_isolated(job, cluster, zk: KazooClient, zk_root):
+    cluster.deploy("good", 2, '[{"serviceName": "good-service"}]')
+    for name, annotation in BAD_ANNOTATIONS.items():
+        cluster.deploy(f"bad-{name}", 1, annotation)
+    # One pod mixes a good and a bad entry: the good one still counts.
+    cluster.deploy("mixed", 1, '[{"serviceName": "mixed-ok"}, {"serviceName": "../x"}]')
+    cluster.wait_ready("app=good", 2)
+    cluster.wait_for("all pods ready", lambda: len(cluster.ready_ips("rpc-service=true")) == 3 + len(BAD_ANNOTATIONS))
+
+    proc = job()
+
+    assert proc.returncode == 0, proc.stderr
+    base = f"{zk_root}/rpc_v2"
+    assert sorted(zk.get_children(base)) == ["good-service", "mixed-ok"]
+    assert set(read_node(zk, f"{base}/good-service")["servers"]) == cluster.ready_ips("app=good")
+    for name in BAD_ANNOTATIONS:
+        pod = cluster.pods(f"app=bad-{name}")[0].metadata.name
+        assert f"{cluster.namespace}/{pod}" in proc.stderr, f"no warning names the pod of bad-{name}"
+    # Nothing was written anywhere but the base path and the ownership records.
+    assert sorted(zk.get_children(zk_root)) == ["kube2zk", "rpc_v2"]
+    assert not zk.exists("/escaped") and not zk.exists(f"{zk_root}/escaped")
+
+    strict = job("--strict")
+    assert strict.returncode == 1
+
+
+def test_environment_variables_configure_the_job(job, cluster, testbed_env, namespace, zk, zk_root):
+    cluster.deploy("svc", 1, '[{"serviceName": "from-env"}]')
+    cluster.wait_ready("app=svc", 1)
+    env = {
+        "namespace": namespace,
+        "zkservers": testbed_env["ZK_HOSTS"],
+        "zkpath": f"{zk_root}/env_path",
+        "KUBE2ZK_OWNER_ROOT": f"{zk_root}/owners",
+    }
+
+    proc = job(env=env, defaults=False)
+
+    assert proc.returncode == 0, proc.stderr
+    assert zk.get_children(f"{zk_root}/env_path") == ["from-env"]
+    # A flag beats its variable.
+    proc = job("-zkpath", f"{zk_root}/flag_path", env=env, defaults=False)
+    assert proc.returncode == 0, proc.stderr
+    assert zk.get_children(f"{zk_root}/flag_path") == ["from-env"]
+
+
+def test_mock_registry_prints_the_map_and_writes_nothing(job, cluster, zk: KazooClient, zk_root):
+    ips = seed(cluster)
+
+    proc = job("-mockregistry", "--output", "json")
+
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc == {
+        f"{zk_root}/rpc_v2/test-rpc-server-1": {"config": SEED_CONFIG, "servers": sorted(ips, key=ip_key)},
+        f"{zk_root}/rpc_v2/test-rpc-server-2": {"config": SEED_CONFIG, "servers": sorted(ips, key=ip_key)},
+    }
+    assert not zk.exists(zk_root)
+    text = job("-mockregistry=true")
+    assert f"{zk_root}/rpc_v2/test-rpc-server-1: " in text.stdout
+    assert not zk.exists(zk_root)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_zookeeper_unreachable_fails_fast_with_exit_4(job, cluster):
+    started = time.monotonic()
+    proc = job("-zkservers", f"127.0.0.1:{closed_port()}", "--zk-timeout", "2s")
+    elapsed = time.monotonic() - started
+
+    assert proc.returncode == 4, proc.stderr
+    assert "cannot reach ZooKeeper" in proc.stderr
+    assert elapsed < 60  # bounded: the run ended on its own instead of hanging
+
+
+def kubeconfig_for_token(admin_kubeconfig: str, token: str, path: Path) -> str:
+    admin = yaml.safe_load(Path(admin_kubeconfig).read_text())
+    cluster = admin["clusters"][0]["cluster"]
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "bed", "cluster": cluster}],
+                "users": [{"name": "sa", "user": {"token": token}}],
+                "contexts": [{"name": "sa", "context": {"cluster": "bed", "user": "sa"}}],
+                "current-context": "sa",
+            }
+        )
+    )
+    return str(path)
+
+
+def service_account_token(core: client.CoreV1Api, namespace: str, name: str) -> str:
+    request = {"spec": {"audiences": [], "expirationSeconds": 3600}}
+    return core.create_namespaced_service_account_token(name, namespace, request).status.token
+
+
+def test_forbidden_list_exits_3_and_deletes_nothing(job, cluster, core, namespace, testbed_env, zk, zk_root, tmp_path):
+    seed(cluster)
+    assert job().returncode == 0
+    before = sorted(zk.get_children(f"{zk_root}/rpc_v2"))
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "nobody"}})
+    kubeconfig = kubeconfig_for_token(
+        testbed_env["KUBECONFIG"], service_account_token(core, namespace, "nobody"), tmp_path / "kubeconfig"
+    )
+
+    proc = job("--kubeconfig", kubeconfig)
+
+    assert proc.returncode == 3, proc.stderr
+    assert "403" in proc.stderr and "nothing was changed" in proc.stderr
+    assert sorted(zk.get_children(f"{zk_root}/rpc_v2")) == before
+
+
+def manifest_objects(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def test_cronjob_service_account_rbac_is_enough_for_a_run(
+    job, cluster, api, core, namespace, testbed_env, zk, zk_root, tmp_path
+):
+    """Apply cronjob.yaml's ServiceAccount and RBAC (renamed into the test's
+    namespace) and run the job with that account's token."""
+    seed(cluster)
+    rbac = client.RbacAuthorizationV1Api(api)
+    docs = {d["kind"]: d for d in manifest_objects(REPO / "cronjob.yaml")}
+    suffix = namespace
+    sa = docs["ServiceAccount"]
+    sa["metadata"]["namespace"] = namespace
+    core.create_namespaced_service_account(namespace, sa)
+    role = docs["ClusterRole"]
+    role["metadata"]["name"] += f"-{suffix}"
+    binding = docs["ClusterRoleBinding"]
+    binding["metadata"]["name"] += f"-{suffix}"
+    binding["roleRef"]["name"] = role["metadata"]["name"]
+    binding["subjects"][0]["namespace"] = namespace
+    rbac.create_cluster_role(role)
+    rbac.create_cluster_role_binding(binding)
+    try:
+        token = service_account_token(core, namespace, sa["metadata"]["name"])
+        kubeconfig = kubeconfig_for_token(testbed_env["KUBECONFIG"], token, tmp_path / "kubeconfig")
+        # RBAC changes take a moment to reach the authorizer's cache.
+        deadline = time.monotonic() + 30
+        while True:
+            proc = job("--kubeconfig", kubeconfig)
+            if proc.returncode != 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert proc.returncode == 0, proc.stderr
+        assert sorted(zk.get_children(f"{zk_root}/rpc_v2")) == ["test-rpc-server-1", "test-rpc-server-2"]
+        # ... and also across all namespaces, which is the manifest's default.
+        proc = job("--kubeconfig", kubeconfig, "-namespace", "")
+        assert proc.returncode == 0, proc.stderr
+    finally:
+        rbac.delete_cluster_role_binding(binding["metadata"]["name"])
+        rbac.delete_cluster_role(role["metadata"]["name"])
+
+
+def test_seed_annotation_constant_matches_the_sample_manifest():
+    docs = manifest_objects(REPO / "k8s" / "test-rpc-service.yaml")
+    assert [d["spec"]["replicas"] for d in docs] == [2, 3]
+    for doc in docs:
+        template = doc["spec"]["template"]["metadata"]
+        assert template["labels"]["rpc-service"] == "true"
+        assert template["annotations"]["rpc-service"] == SEED_ANNOTATION
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-zkpath", "relative"], "flag -zkpath"),
+        (["-zkservers", ""], "flag -zkservers"),
+        (["-syncperiod", "1d"], "flag -syncperiod"),
+        (["-nope"], "-nope"),
+    ],
+)
+def test_usage_errors_exit_2_without_contacting_anything(job, args, message):
+    proc = job(*args, env={"KUBECONFIG": "/nonexistent"})
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -1,0 +1,183 @@
+"""The Kubernetes half of the local test bed works: Deployments get scheduled
+onto the fake kwok Nodes, their pods turn Running and Ready with distinct IPs,
+and scaling, deletion and rolling updates behave as on a real cluster.
+
+Uses the fixtures `k8s_env` (environment with KUBECONFIG and a PATH holding the
+bed's kubectl) and `namespace` (a fresh namespace, removed afterwards).
+"""
+
+import json
+import subprocess
+import time
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+TIMEOUT = 120  # seconds for any single wait below
+POLL = 0.5
+
+# The project's two sample Deployments (k8s/test-rpc-service.yaml). kwok never
+# pulls the image: it only plays the pod lifecycle.
+SAMPLE_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: @NAME@
+  labels:
+    app: @NAME@
+spec:
+  replicas: @REPLICAS@
+  selector:
+    matchLabels:
+      app: @NAME@
+  template:
+    metadata:
+      labels:
+        app: @NAME@
+        rpc-service: "true"
+      annotations:
+        rpc-service: '[{"serviceName": "test-rpc-server-1", "version": "v0" }, { "serviceName": "test-rpc-server-2", "version": "v1"}]'
+    spec:
+      containers:
+      - name: simple-http-server
+        image: zhaohuabing/simple-http-server
+        ports:
+        - containerPort: 5000
+"""
+
+RPC_ANNOTATION = [
+    {"serviceName": "test-rpc-server-1", "version": "v0"},
+    {"serviceName": "test-rpc-server-2", "version": "v1"},
+]
+
+
+def sample_deployment(name, replicas):
+    return SAMPLE_DEPLOYMENT.replace("@NAME@", name).replace("@REPLICAS@", str(replicas))
+
+
+def kubectl(env, *args, stdin=None, timeout=60):
+    result = subprocess.run(
+        ["kubectl", *args], check=False, env=env, input=stdin, capture_output=True,
+        text=True, timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise AssertionError(
+            f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
+            f"{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def get_json(env, *args):
+    return json.loads(kubectl(env, "get", *args, "-o", "json"))
+
+
+def pods(env, namespace, selector=None):
+    args = ["pods", "-n", namespace] + (["-l", selector] if selector else [])
+    return get_json(env, *args)["items"]
+
+
+def is_ready(pod):
+    """Running, Ready, with an IP, and not on its way out."""
+    status = pod.get("status", {})
+    conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
+    return (status.get("phase") == "Running"
+            and conditions.get("Ready") == "True"
+            and bool(status.get("podIP"))
+            and "deletionTimestamp" not in pod["metadata"])
+
+
+def wait_for(what, probe, timeout=TIMEOUT):
+    """Poll probe() until it returns a truthy value; return that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(POLL)
+
+
+def ready_pods(env, namespace, selector, count):
+    """Wait until exactly `count` pods match and all of them are ready."""
+    def probe():
+        found = pods(env, namespace, selector)
+        if len(found) == count and all(is_ready(p) for p in found):
+            return found
+        return None
+    return wait_for(f"{count} ready pods matching {selector!r} in {namespace}", probe)
+
+
+def no_pods(env, namespace, selector=None):
+    wait_for(f"no pods matching {selector!r} in {namespace}",
+             lambda: not pods(env, namespace, selector))
+
+
+def summary(pod):
+    return (pod["metadata"]["name"], pod["spec"].get("nodeName"), pod["status"].get("podIP"))
+
+
+def test_sample_deployments_run_scale_and_delete(k8s_env, namespace):
+    manifest = "---\n".join([sample_deployment("test-service-1", 2),
+                             sample_deployment("test-service-2", 3)])
+    kubectl(k8s_env, "apply", "-n", namespace, "-f", "-", stdin=manifest)
+
+    running = ready_pods(k8s_env, namespace, "rpc-service=true", 5)
+    ips = [p["status"]["podIP"] for p in running]
+    assert len(set(ips)) == 5, [summary(p) for p in running]
+    by_app = {}
+    for pod in running:
+        by_app.setdefault(pod["metadata"]["labels"]["app"], []).append(pod)
+        assert pod["spec"]["nodeName"].startswith("kwok-node-"), summary(pod)
+        assert json.loads(pod["metadata"]["annotations"]["rpc-service"]) == RPC_ANNOTATION
+        assert [c["containerPort"] for c in pod["spec"]["containers"][0]["ports"]] == [5000]
+    assert {app: len(ps) for app, ps in by_app.items()} == {"test-service-1": 2, "test-service-2": 3}
+
+    kubectl(k8s_env, "scale", "-n", namespace, "deployment/test-service-1", "--replicas=0")
+    no_pods(k8s_env, namespace, "app=test-service-1")
+    remaining = ready_pods(k8s_env, namespace, "app=test-service-2", 3)
+    assert ({p["metadata"]["uid"] for p in remaining}
+            == {p["metadata"]["uid"] for p in by_app["test-service-2"]})
+
+    kubectl(k8s_env, "delete", "-n", namespace, "deployment", "test-service-1", "test-service-2")
+    no_pods(k8s_env, namespace)
+
+
+def test_rolling_update_replaces_pods(k8s_env, namespace):
+    name = "rolling"
+    kubectl(k8s_env, "apply", "-n", namespace, "-f", "-",
+            stdin=sample_deployment(name, 3))
+    kubectl(k8s_env, "rollout", "status", "-n", namespace, f"deployment/{name}",
+            f"--timeout={TIMEOUT}s", timeout=TIMEOUT + 10)
+    old = ready_pods(k8s_env, namespace, f"app={name}", 3)
+    old_names = {p["metadata"]["name"] for p in old}
+    old_hashes = {p["metadata"]["labels"]["pod-template-hash"] for p in old}
+    assert len(old_hashes) == 1
+
+    patch = {"spec": {"template": {"metadata": {"annotations": {"testbed/revision": "2"}}}}}
+    kubectl(k8s_env, "patch", "-n", namespace, f"deployment/{name}", "-p", json.dumps(patch))
+    kubectl(k8s_env, "rollout", "status", "-n", namespace, f"deployment/{name}",
+            f"--timeout={TIMEOUT}s", timeout=TIMEOUT + 10)
+
+    # The ReplicaSet of revision 2 carries the new template hash.
+    def new_hash():
+        for rs in get_json(k8s_env, "replicasets", "-n", namespace, "-l", f"app={name}")["items"]:
+            if rs["metadata"]["annotations"].get("deployment.kubernetes.io/revision") == "2":
+                return rs["metadata"]["labels"]["pod-template-hash"]
+        return None
+    new = wait_for("the ReplicaSet of revision 2", new_hash)
+    assert new not in old_hashes
+
+    # Old pods terminate and are gone; exactly three new, ready pods remain.
+    def replaced():
+        found = pods(k8s_env, namespace, f"app={name}")
+        if (len(found) == 3 and all(is_ready(p) for p in found)
+                and {p["metadata"]["labels"]["pod-template-hash"] for p in found} == {new}
+                and not old_names & {p["metadata"]["name"] for p in found}):
+            return found
+        return None
+    current = wait_for("the old pods to be replaced by 3 new ready pods", replaced)
+    for pod in current:
+        assert pod["metadata"]["annotations"]["testbed/revision"] == "2"
+    assert len({p["status"]["podIP"] for p in current}) == 3
