@@ -18,7 +18,15 @@ from collections.abc import Sequence
 from kubernetes import client
 
 from lib.config import Config, UsageError, load_config, usage_error_exit
-from lib.controller import ExitCode, desired_nodes, report_problems, service_map_document, sync_once
+from lib.controller import (
+    ExitCode,
+    desired_nodes,
+    plan_document,
+    plan_lines,
+    report_problems,
+    service_map_document,
+    sync_once,
+)
 from lib.events import EventRecorder
 from lib.kube import api_client
 from lib.leader import Leadership, lock_path
@@ -50,13 +58,32 @@ def mock_registry(cfg: Config, source: PodSource) -> ExitCode:
     return ExitCode.OK
 
 
+def dry_run(cfg: Config, source: PodSource) -> ExitCode:
+    """Read both sides and print the plan. No lock is taken: that would write."""
+    zk = connect(cfg.zk_servers, cfg.zk_timeout)
+    try:
+        report = sync_once(cfg, source, Registry(zk, cfg.zk_path, cfg.owner_root, cfg.owner_id))
+    finally:
+        disconnect(zk)
+    assert report.plan is not None
+    if cfg.output == "json":
+        print(json.dumps(plan_document(cfg.zk_path, report.plan), indent=2))
+    else:
+        print("\n".join(plan_lines(cfg.zk_path, report.plan)))
+    return ExitCode.OK
+
+
 def run_once(cfg: Config, api: client.ApiClient, source: PodSource) -> ExitCode:
     zk = connect(cfg.zk_servers, cfg.zk_timeout)
     leadership = Leadership(zk, lock_path(cfg.owner_root, cfg.owner_id))
     try:
         if not leadership.acquire(threading.Event(), timeout=cfg.lock_timeout):
-            log.error("another kube2zk run of owner %r holds the writer lock %s; gave up after %gs",
-                      cfg.owner_id, leadership.path, cfg.lock_timeout)
+            log.error(
+                "another kube2zk run of owner %r holds the writer lock %s; gave up after %gs",
+                cfg.owner_id,
+                leadership.path,
+                cfg.lock_timeout,
+            )
             return ExitCode.LOCKED
         registry = Registry(zk, cfg.zk_path, cfg.owner_root, cfg.owner_id)
         registry.fence = leadership.fence
@@ -68,11 +95,24 @@ def run_once(cfg: Config, api: client.ApiClient, source: PodSource) -> ExitCode:
     finally:
         leadership.release()
         disconnect(zk)
-    log.info(report.summary(), extra={"summary": {
-        "pods_seen": report.pods_seen, "pods_counted": report.pods_counted, "services": report.services,
-        "created": report.created, "updated": report.updated, "adopted": report.adopted,
-        "deleted": report.deleted, "unchanged": report.unchanged, "failed": len(report.failed),
-        "warnings": report.warnings, "duration": round(report.duration, 3)}})
+    log.info(
+        report.summary(),
+        extra={
+            "summary": {
+                "pods_seen": report.pods_seen,
+                "pods_counted": report.pods_counted,
+                "services": report.services,
+                "created": report.created,
+                "updated": report.updated,
+                "adopted": report.adopted,
+                "deleted": report.deleted,
+                "unchanged": report.unchanged,
+                "failed": len(report.failed),
+                "warnings": report.warnings,
+                "duration": round(report.duration, 3),
+            }
+        },
+    )
     return report.exit_code(cfg.strict)
 
 
@@ -115,6 +155,8 @@ def run(cfg: Config) -> ExitCode:
     try:
         if cfg.mock_registry:
             return mock_registry(cfg, source)
+        if cfg.dry_run:
+            return dry_run(cfg, source)
         if cfg.loop:
             return run_loop(cfg, api, source)
         return run_once(cfg, api, source)

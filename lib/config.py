@@ -16,11 +16,12 @@ import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from lib.names import overlaps, path_error
 from lib.nodedata import DEFAULT_CONFIG
+from lib.plan import DeletionBudget, parse_budget
 
 
 class UsageError(Exception):
@@ -52,6 +53,18 @@ class Config:
     metrics_addr: str
     events: bool
     lock_timeout: float
+    dry_run: bool
+    max_deletions: DeletionBudget
+    force_deletions: bool
+    zk_auth_file: str
+    zk_acl: str
+    zk_tls: bool
+    zk_ca_file: str
+    zk_cert_file: str
+    zk_key_file: str
+    # user:password for ZooKeeper digest auth, from KUBE2ZK_ZK_AUTH or
+    # --zk-auth-file; never a flag (process arguments are world-readable).
+    zk_auth: str | None = field(default=None, repr=False)
 
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -195,53 +208,224 @@ class _Option:
 
 
 OPTIONS: tuple[_Option, ...] = (
-    _Option("namespace", "namespace", "namespace", "", str,
-            "which namespace to watch; all namespaces when empty"),
-    _Option("zk_servers", "zkservers", "zkservers", "127.0.0.1:2181", validate_zk_servers,
-            "zookeeper servers address: host:port[,host:port...][/chroot]"),
+    _Option("namespace", "namespace", "namespace", "", str, "which namespace to watch; all namespaces when empty"),
+    _Option(
+        "zk_servers",
+        "zkservers",
+        "zkservers",
+        "127.0.0.1:2181",
+        validate_zk_servers,
+        "zookeeper servers address: host:port[,host:port...][/chroot]",
+    ),
     _Option("zk_path", "zkpath", "zkpath", "/rpc_v2", _zk_path, "base path of rpc service on zookeeper"),
-    _Option("sync_period", "syncperiod", "syncperiod", "1h0m0s", _positive_duration,
-            "the period to sync registry with k8s (Go duration) in --loop mode"),
-    _Option("mock_registry", "mockregistry", "mockregistry", "false", parse_bool,
-            "print the service map instead of connecting to ZooKeeper", is_bool=True),
-    _Option("kubeconfig", "kubeconfig", "KUBECONFIG", "", str,
-            "kubeconfig file; in-cluster config inside a pod, else ~/.kube/config"),
-    _Option("node_config", "node-config", "KUBE2ZK_NODE_CONFIG", json.dumps(list(DEFAULT_CONFIG)), _node_config,
-            "the node's config lines, as a JSON list of strings"),
-    _Option("owner_id", "owner-id", "KUBE2ZK_OWNER_ID", "default", _owner_id,
-            "ownership id of this installation; give each cluster sharing a ZooKeeper its own"),
-    _Option("owner_root", "owner-root", "KUBE2ZK_OWNER_ROOT", "/kube2zk", _zk_path,
-            "ZooKeeper path of ownership records and locks (outside -zkpath)"),
-    _Option("adopt", "adopt", "KUBE2ZK_ADOPT", "false", parse_bool,
-            "take ownership of existing unowned service nodes (migration from the original daemon)",
-            is_bool=True),
-    _Option("strict", "strict", "KUBE2ZK_STRICT", "false", parse_bool,
-            "exit 1 when any pod annotation is invalid (it is still skipped)", is_bool=True),
-    _Option("output", "output", "KUBE2ZK_OUTPUT", "text", _choice("text", "json"),
-            "format of printed service maps and plans: text or json"),
-    _Option("log_format", "log-format", "KUBE2ZK_LOG_FORMAT", "text", _choice("text", "json"),
-            "log format on stderr: text or json"),
-    _Option("log_level", "log-level", "KUBE2ZK_LOG_LEVEL", "info", _choice("debug", "info", "warning", "error"),
-            "log level"),
-    _Option("zk_timeout", "zk-timeout", "KUBE2ZK_ZK_TIMEOUT", "15s", _positive_duration,
-            "how long to try to reach ZooKeeper before giving up (Go duration)"),
-    _Option("kube_timeout", "kube-timeout", "KUBE2ZK_KUBE_TIMEOUT", "30s", _positive_duration,
-            "timeout of each Kubernetes API request (Go duration)"),
-    _Option("page_size", "page-size", "KUBE2ZK_PAGE_SIZE", "500", _positive_int,
-            "pods per page when listing"),
-    _Option("loop", "loop", "KUBE2ZK_LOOP", "false", parse_bool,
-            "keep running: follow pod changes with a poll watch and run a full sync every -syncperiod",
-            is_bool=True),
-    _Option("watch_timeout", "watch-timeout", "KUBE2ZK_WATCH_TIMEOUT", "5s", _positive_duration,
-            "server-side timeout of each watch request in --loop mode (Go duration)"),
-    _Option("batch_window", "batch-window", "KUBE2ZK_BATCH_WINDOW", "50ms", _positive_duration,
-            "in --loop mode, pod events this close together are written as one batch (Go duration)"),
-    _Option("metrics_addr", "metrics-addr", "KUBE2ZK_METRICS_ADDR", ":8080", _listen_address,
-            "host:port of /metrics, /healthz and /readyz in --loop mode; empty or 'off' disables"),
-    _Option("events", "events", "KUBE2ZK_EVENTS", "true", parse_bool,
-            "create a Kubernetes Event on each pod whose rpc-service annotation is invalid", is_bool=True),
-    _Option("lock_timeout", "lock-timeout", "KUBE2ZK_LOCK_TIMEOUT", "30s", _positive_duration,
-            "how long a one-shot run waits for the writer lock held by another run (Go duration)"),
+    _Option(
+        "sync_period",
+        "syncperiod",
+        "syncperiod",
+        "1h0m0s",
+        _positive_duration,
+        "the period to sync registry with k8s (Go duration) in --loop mode",
+    ),
+    _Option(
+        "mock_registry",
+        "mockregistry",
+        "mockregistry",
+        "false",
+        parse_bool,
+        "print the service map instead of connecting to ZooKeeper",
+        is_bool=True,
+    ),
+    _Option(
+        "kubeconfig",
+        "kubeconfig",
+        "KUBECONFIG",
+        "",
+        str,
+        "kubeconfig file; in-cluster config inside a pod, else ~/.kube/config",
+    ),
+    _Option(
+        "node_config",
+        "node-config",
+        "KUBE2ZK_NODE_CONFIG",
+        json.dumps(list(DEFAULT_CONFIG)),
+        _node_config,
+        "the node's config lines, as a JSON list of strings",
+    ),
+    _Option(
+        "owner_id",
+        "owner-id",
+        "KUBE2ZK_OWNER_ID",
+        "default",
+        _owner_id,
+        "ownership id of this installation; give each cluster sharing a ZooKeeper its own",
+    ),
+    _Option(
+        "owner_root",
+        "owner-root",
+        "KUBE2ZK_OWNER_ROOT",
+        "/kube2zk",
+        _zk_path,
+        "ZooKeeper path of ownership records and locks (outside -zkpath)",
+    ),
+    _Option(
+        "adopt",
+        "adopt",
+        "KUBE2ZK_ADOPT",
+        "false",
+        parse_bool,
+        "take ownership of existing unowned service nodes (migration from the original daemon)",
+        is_bool=True,
+    ),
+    _Option(
+        "strict",
+        "strict",
+        "KUBE2ZK_STRICT",
+        "false",
+        parse_bool,
+        "exit 1 when any pod annotation is invalid (it is still skipped)",
+        is_bool=True,
+    ),
+    _Option(
+        "output",
+        "output",
+        "KUBE2ZK_OUTPUT",
+        "text",
+        _choice("text", "json"),
+        "format of printed service maps and plans: text or json",
+    ),
+    _Option(
+        "log_format",
+        "log-format",
+        "KUBE2ZK_LOG_FORMAT",
+        "text",
+        _choice("text", "json"),
+        "log format on stderr: text or json",
+    ),
+    _Option(
+        "log_level", "log-level", "KUBE2ZK_LOG_LEVEL", "info", _choice("debug", "info", "warning", "error"), "log level"
+    ),
+    _Option(
+        "zk_timeout",
+        "zk-timeout",
+        "KUBE2ZK_ZK_TIMEOUT",
+        "15s",
+        _positive_duration,
+        "how long to try to reach ZooKeeper before giving up (Go duration)",
+    ),
+    _Option(
+        "kube_timeout",
+        "kube-timeout",
+        "KUBE2ZK_KUBE_TIMEOUT",
+        "30s",
+        _positive_duration,
+        "timeout of each Kubernetes API request (Go duration)",
+    ),
+    _Option("page_size", "page-size", "KUBE2ZK_PAGE_SIZE", "500", _positive_int, "pods per page when listing"),
+    _Option(
+        "loop",
+        "loop",
+        "KUBE2ZK_LOOP",
+        "false",
+        parse_bool,
+        "keep running: follow pod changes with a poll watch and run a full sync every -syncperiod",
+        is_bool=True,
+    ),
+    _Option(
+        "watch_timeout",
+        "watch-timeout",
+        "KUBE2ZK_WATCH_TIMEOUT",
+        "5s",
+        _positive_duration,
+        "server-side timeout of each watch request in --loop mode (Go duration)",
+    ),
+    _Option(
+        "batch_window",
+        "batch-window",
+        "KUBE2ZK_BATCH_WINDOW",
+        "50ms",
+        _positive_duration,
+        "in --loop mode, pod events this close together are written as one batch (Go duration)",
+    ),
+    _Option(
+        "metrics_addr",
+        "metrics-addr",
+        "KUBE2ZK_METRICS_ADDR",
+        ":8080",
+        _listen_address,
+        "host:port of /metrics, /healthz and /readyz in --loop mode; empty or 'off' disables",
+    ),
+    _Option(
+        "events",
+        "events",
+        "KUBE2ZK_EVENTS",
+        "true",
+        parse_bool,
+        "create a Kubernetes Event on each pod whose rpc-service annotation is invalid",
+        is_bool=True,
+    ),
+    _Option(
+        "lock_timeout",
+        "lock-timeout",
+        "KUBE2ZK_LOCK_TIMEOUT",
+        "30s",
+        _positive_duration,
+        "how long a one-shot run waits for the writer lock held by another run (Go duration)",
+    ),
+    _Option(
+        "dry_run",
+        "dry-run",
+        "KUBE2ZK_DRY_RUN",
+        "false",
+        parse_bool,
+        "read Kubernetes and ZooKeeper, print the plan (see --output), write nothing",
+        is_bool=True,
+    ),
+    _Option(
+        "max_deletions",
+        "max-deletions",
+        "KUBE2ZK_MAX_DELETIONS",
+        "5,10%",
+        parse_budget,
+        "deletion budget per run: a count, a percentage of the owned services, or both (the larger "
+        "applies); above it all deletions are held",
+    ),
+    _Option(
+        "force_deletions",
+        "force-deletions",
+        "KUBE2ZK_FORCE_DELETIONS",
+        "false",
+        parse_bool,
+        "delete even above the deletion budget (after checking the held list)",
+        is_bool=True,
+    ),
+    _Option(
+        "zk_auth_file",
+        "zk-auth-file",
+        "KUBE2ZK_ZK_AUTH_FILE",
+        "",
+        str,
+        "file holding user:password for ZooKeeper digest auth (or set KUBE2ZK_ZK_AUTH itself)",
+    ),
+    _Option(
+        "zk_acl",
+        "zk-acl",
+        "KUBE2ZK_ZK_ACL",
+        "auto",
+        _choice("auto", "creator-all+world-read", "creator-all", "open"),
+        "ACL of the nodes kube2zk creates; auto: creator-all+world-read when authenticated, else open",
+    ),
+    _Option(
+        "zk_tls",
+        "zk-tls",
+        "KUBE2ZK_ZK_TLS",
+        "false",
+        parse_bool,
+        "connect to ZooKeeper over TLS (implied by --zk-ca-file)",
+        is_bool=True,
+    ),
+    _Option("zk_ca_file", "zk-ca-file", "KUBE2ZK_ZK_CA_FILE", "", str, "CA bundle (PEM) to verify ZooKeeper"),
+    _Option("zk_cert_file", "zk-cert-file", "KUBE2ZK_ZK_CERT_FILE", "", str, "client certificate (PEM) for TLS"),
+    _Option("zk_key_file", "zk-key-file", "KUBE2ZK_ZK_KEY_FILE", "", str, "client key (PEM) for TLS"),
 )
 
 
@@ -257,7 +441,8 @@ def _parser() -> argparse.ArgumentParser:
         "annotation rpc-service) into ZooKeeper: one full sync, then exit.",
         epilog="Flags take one or two dashes (-zkpath /x, --zkpath=/x). Precedence: flag > environment > default. "
         "Exit codes: 0 ok, 1 some services failed (or invalid annotations with --strict), 2 usage error, "
-        "3 Kubernetes unreachable or failed, 4 ZooKeeper unreachable, 5 writer lock held by another run.",
+        "3 Kubernetes unreachable or failed, 4 ZooKeeper unreachable, 5 writer lock held by another run, "
+        "6 deletions held by the deletion budget.",
         allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -265,8 +450,9 @@ def _parser() -> argparse.ArgumentParser:
         names = [f"-{opt.flag}", f"--{opt.flag}"]
         help_text = f"{opt.help} (env {opt.env}; default {opt.default!r})"
         if opt.is_bool:
-            parser.add_argument(*names, dest=opt.dest, nargs="?", const="true", default=None,
-                                metavar="BOOL", help=help_text)
+            parser.add_argument(
+                *names, dest=opt.dest, nargs="?", const="true", default=None, metavar="BOOL", help=help_text
+            )
         else:
             parser.add_argument(*names, dest=opt.dest, default=None, metavar="VALUE", help=help_text)
     return parser
@@ -312,7 +498,34 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -
             "(ownership records live outside the service path)"
         )
     values["kubeconfig"] = values["kubeconfig"] or None
+    values["zk_auth"] = _zk_auth(values["zk_auth_file"], env.get("KUBE2ZK_ZK_AUTH") or None)
+    if bool(values["zk_cert_file"]) != bool(values["zk_key_file"]):
+        raise UsageError("flags -zk-cert-file and -zk-key-file go together")
+    for opt in ("zk_ca_file", "zk_cert_file", "zk_key_file"):
+        if values[opt] and not os.path.isfile(values[opt]):
+            raise UsageError(f"flag -{opt.replace('_', '-')}: no such file {values[opt]!r}")
+    if values["zk_ca_file"] or values["zk_cert_file"]:
+        values["zk_tls"] = True
     return Config(**values)
+
+
+def _zk_auth(path: str, from_env: str | None) -> str | None:
+    """The digest credential; the message on error never contains it."""
+    if path:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                secret = fh.read().strip()
+        except OSError as exc:
+            raise UsageError(f"flag -zk-auth-file: cannot read {path!r}: {exc.strerror}") from None
+        source = "flag -zk-auth-file"
+    elif from_env:
+        secret, source = from_env.strip(), "environment variable KUBE2ZK_ZK_AUTH"
+    else:
+        return None
+    user, sep, password = secret.partition(":")
+    if not sep or not user or not password:
+        raise UsageError(f"{source}: the credential must have the form user:password")
+    return secret
 
 
 def usage_error_exit(message: str) -> NoReturn:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from lib.config import Config
 from lib.model import DesiredState, Problem
-from lib.nodedata import MAX_NODE_BYTES, decode_servers, encode_node
-from lib.plan import Action, Change, compute_plan
+from lib.nodedata import MAX_NODE_BYTES, decode_servers, encode_node, sorted_servers
+from lib.plan import Action, Change, Plan, compute_plan, hold_deletions
 from lib.registry import Registry
 from lib.servicemap import build_desired
 from lib.source import PodSource
@@ -31,6 +31,7 @@ class ExitCode(enum.IntEnum):
     SOURCE = 3  # Kubernetes unreachable, forbidden or a failed list
     REGISTRY = 4  # ZooKeeper unreachable or lost during the run
     LOCKED = 5  # another run of the same owner holds the writer lock
+    HELD = 6  # deletions above the deletion budget were held
 
 
 @dataclass
@@ -46,6 +47,8 @@ class SyncReport:
     foreign: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     held: dict[str, str] = field(default_factory=dict)
+    held_deletions: list[str] = field(default_factory=list)
+    plan: Plan | None = None
     failed: dict[str, str] = field(default_factory=dict)
     transactions: int = 0
     connection_lost: bool = False
@@ -60,13 +63,16 @@ class SyncReport:
             return ExitCode.REGISTRY
         if self.failed or self.held or (strict and self.problems):
             return ExitCode.PARTIAL
+        if self.held_deletions:
+            return ExitCode.HELD
         return ExitCode.OK
 
     def summary(self) -> str:
         return (
             f"sync done: pods seen {self.pods_seen}, counted {self.pods_counted}, services {self.services}; "
             f"created {self.created}, updated {self.updated}, adopted {self.adopted}, deleted {self.deleted}, "
-            f"unchanged {self.unchanged}, failed {len(self.failed)}; warnings {self.warnings}; "
+            f"unchanged {self.unchanged}, failed {len(self.failed)}, deletions held {len(self.held_deletions)}; "
+            f"warnings {self.warnings}; "
             f"{self.duration:.3f}s"
         )
 
@@ -102,9 +108,13 @@ def report_problems(state: DesiredState) -> None:
         log.warning("invalid rpc-service annotation on %s", problem, extra={"pod": problem.pod})
 
 
-def reconcile(cfg: Config, registry: Registry, state: DesiredState, only: Iterable[str] | None = None) -> SyncReport:
+def reconcile(
+    cfg: Config, registry: Registry, state: DesiredState, only: Iterable[str] | None = None, owned: int | None = None
+) -> SyncReport:
     """Make the owned nodes match ``state``: all of them (a full sync), or
-    only the services named in ``only`` (an incremental one)."""
+    only the services named in ``only`` (an incremental one, which passes the
+    number of ``owned`` services its deletion budget is relative to).
+    With --dry-run the plan is returned and nothing is written."""
     started = time.monotonic()
     desired, held = desired_nodes(state, cfg.node_config)
     for name, reason in held.items():
@@ -116,6 +126,31 @@ def reconcile(cfg: Config, registry: Registry, state: DesiredState, only: Iterab
         only = set(only)
         current = registry.read_names(only)
     plan = compute_plan(desired, current, cfg.owner_id, adopt=cfg.adopt, keep=held, only=only)
+    if owned is None:
+        owned = sum(1 for o in current.owners.values() if o == cfg.owner_id)
+    held_deletes = [] if cfg.force_deletions else hold_deletions(plan, owned, cfg.max_deletions)
+    if held_deletes:
+        log.error(
+            "holding %d deletions above the deletion budget %s of %d owned services: %s; "
+            "check the list and rerun with --force-deletions to proceed",
+            len(held_deletes),
+            cfg.max_deletions,
+            owned,
+            ", ".join(c.service for c in held_deletes[:20]) + (" ..." if len(held_deletes) > 20 else ""),
+        )
+    if cfg.dry_run:
+        return SyncReport(
+            pods_seen=state.pods_seen,
+            pods_counted=state.pods_counted,
+            services=len(state.services),
+            unchanged=len(plan.unchanged),
+            foreign=plan.foreign,
+            problems=state.problems,
+            held=held,
+            held_deletions=[c.service for c in held_deletes],
+            plan=plan,
+            duration=time.monotonic() - started,
+        )
     if only is None or plan.changes:
         registry.prepare()
     result = registry.apply(plan.changes, desired)
@@ -123,8 +158,13 @@ def reconcile(cfg: Config, registry: Registry, state: DesiredState, only: Iterab
     foreign = {**plan.foreign, **result.foreign}
     for name, owner in sorted(foreign.items()):
         whose = f"owned by {owner!r}" if owner else "not owned by kube2zk (use --adopt to take it over)"
-        log.warning("service node %s/%s is %s; left untouched", cfg.zk_path, name, whose,
-                    extra={"service": name, "owner": owner})
+        log.warning(
+            "service node %s/%s is %s; left untouched",
+            cfg.zk_path,
+            name,
+            whose,
+            extra={"service": name, "owner": owner},
+        )
     for change in result.applied:
         log.info(describe_change(cfg.zk_path, change), extra={"service": change.service, "action": change.action.value})
     for name, reason in sorted(result.failed.items()):
@@ -143,6 +183,7 @@ def reconcile(cfg: Config, registry: Registry, state: DesiredState, only: Iterab
         foreign=foreign,
         problems=state.problems,
         held=held,
+        held_deletions=[c.service for c in held_deletes],
         failed=result.failed,
         transactions=result.transactions,
         connection_lost=result.connection_lost,
@@ -159,6 +200,46 @@ def sync_once(cfg: Config, source: PodSource, registry: Registry) -> SyncReport:
     report = reconcile(cfg, registry, state)
     report.duration = time.monotonic() - started
     return report
+
+
+def plan_lines(zk_path: str, plan: Plan) -> list[str]:
+    """--dry-run's readable plan: one line per node, held deletions marked."""
+    lines = [_plan_line(zk_path, c, False) for c in plan.changes]
+    lines += [_plan_line(zk_path, c, True) for c in plan.held]
+    lines.append(
+        f"# {len(plan.changes)} changes, {len(plan.held)} deletions held, {len(plan.unchanged)} unchanged, "
+        f"{len(plan.foreign)} not ours"
+    )
+    return lines
+
+
+def _plan_line(zk_path: str, change: Change, held: bool) -> str:
+    before = set(decode_servers(change.old) or [])
+    after = set(decode_servers(change.new) or [])
+    added = [f"+{ip}" for ip in sorted_servers(after - before)]
+    removed = [f"-{ip}" for ip in sorted_servers(before - after)]
+    diff = " ".join(added + removed)
+    mark = "  [HELD by the deletion budget]" if held else ""
+    return f"{change.action.value:7} {zk_path}/{change.service}  {diff}".rstrip() + mark
+
+
+def plan_document(zk_path: str, plan: Plan) -> dict[str, object]:
+    """--dry-run's plan as JSON."""
+
+    def item(change: Change, held: bool) -> dict[str, object]:
+        return {
+            "action": change.action.value,
+            "path": f"{zk_path}/{change.service}",
+            "before": decode_servers(change.old),
+            "after": decode_servers(change.new),
+            "held": held,
+        }
+
+    return {
+        "changes": [item(c, False) for c in plan.changes] + [item(c, True) for c in plan.held],
+        "unchanged": sorted(plan.unchanged),
+        "foreign": dict(sorted(plan.foreign.items())),
+    }
 
 
 def service_map_document(zk_path: str, nodes: Mapping[str, bytes]) -> dict[str, object]:

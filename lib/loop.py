@@ -42,8 +42,9 @@ class Watcher(threading.Thread):
     """Feeds pod events into ``out`` until cancelled, the stream expires, or
     errors persist (then it asks for a re-list and ends)."""
 
-    def __init__(self, source: PodSource, resource_version: str, out: queue.Queue[PodEvent | str],
-                 timeout: int, metrics: Metrics):
+    def __init__(
+        self, source: PodSource, resource_version: str, out: queue.Queue[PodEvent | str], timeout: int, metrics: Metrics
+    ):
         super().__init__(name="watch", daemon=True)
         self.source, self.version, self.out = source, resource_version, out
         self.timeout, self.metrics = timeout, metrics
@@ -89,8 +90,16 @@ def relevant(pod: PodInfo | None) -> tuple[object, ...]:
 
 
 class Loop:
-    def __init__(self, cfg: Config, source: PodSource, zk: KazooClient, events: EventRecorder,
-                 metrics: Metrics, health: Health, stop: threading.Event):
+    def __init__(
+        self,
+        cfg: Config,
+        source: PodSource,
+        zk: KazooClient,
+        events: EventRecorder,
+        metrics: Metrics,
+        health: Health,
+        stop: threading.Event,
+    ):
         self.cfg, self.source, self.zk, self.events = cfg, source, zk, events
         self.metrics, self.health, self.stop = metrics, health, stop
         self.registry = Registry(zk, cfg.zk_path, cfg.owner_root, cfg.owner_id)
@@ -243,8 +252,12 @@ class Loop:
             raise RegistryError("ZooKeeper connection lost during the sync")
         m = self.metrics
         m.sync_duration.labels(kind).observe(duration)
-        for op, n in (("create", report.created), ("update", report.updated), ("adopt", report.adopted),
-                      ("delete", report.deleted)):
+        for op, n in (
+            ("create", report.created),
+            ("update", report.updated),
+            ("adopt", report.adopted),
+            ("delete", report.deleted),
+        ):
             if n:
                 m.zk_ops.labels(op, "ok").inc(n)
         if report.failed:

@@ -51,6 +51,8 @@ class Plan:
     unchanged: list[str] = field(default_factory=list)
     # desired services we may not write: name -> owner id ("" when unowned)
     foreign: dict[str, str] = field(default_factory=dict)
+    # deletions taken out by the deletion budget
+    held: list[Change] = field(default_factory=list)
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action is action)
@@ -103,3 +105,47 @@ def compute_plan(
         else:
             plan.foreign[name] = ""
     return plan
+
+
+@dataclass(frozen=True)
+class DeletionBudget:
+    """How many owned services one run may delete: the larger of a count and
+    a fraction of the services we own. Above it every deletion is held, since
+    a mass wipe is far likelier a wrong list (a namespace typo, a label
+    change, a partial answer) than a real mass shutdown."""
+
+    count: int = 5
+    fraction: float = 0.10
+
+    def allows(self, deletions: int, owned: int) -> bool:
+        return deletions <= max(self.count, int(self.fraction * owned))
+
+    def __str__(self) -> str:
+        return f"{self.count},{self.fraction * 100:g}%"
+
+
+def parse_budget(text: str) -> DeletionBudget:
+    """``5``, ``10%`` or both, comma-separated (the larger limit applies)."""
+    count, fraction = 0, 0.0
+    for part in (p.strip() for p in text.split(",")):
+        if part.endswith("%"):
+            value = float(part[:-1])
+            if not 0 <= value <= 100:
+                raise ValueError(f"percentage {part!r} out of 0-100%")
+            fraction = value / 100
+        elif part.isascii() and part.isdigit():
+            count = int(part)
+        else:
+            raise ValueError(f"{part!r} is neither a count nor a percentage (e.g. 5,10%)")
+    return DeletionBudget(count, fraction)
+
+
+def hold_deletions(plan: Plan, owned: int, budget: DeletionBudget) -> list[Change]:
+    """Apply the budget: take every DELETE out of ``plan`` when there are more
+    than it allows, and return them (empty when within the budget)."""
+    deletes = [c for c in plan.changes if c.action is Action.DELETE]
+    if budget.allows(len(deletes), owned):
+        return []
+    plan.changes = [c for c in plan.changes if c.action is not Action.DELETE]
+    plan.held = deletes
+    return deletes

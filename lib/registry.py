@@ -108,8 +108,9 @@ class Registry:
         for name, who in claimants.items():
             result[name] = self.owner_id if self.owner_id in who else who[0]
             if len(who) > 1:
-                log.warning("service %s is claimed by several owners (%s); treated as %s's",
-                            name, ", ".join(who), result[name])
+                log.warning(
+                    "service %s is claimed by several owners (%s); treated as %s's", name, ", ".join(who), result[name]
+                )
         return result
 
     def read(self, wanted: Iterable[str]) -> Current:
@@ -278,8 +279,9 @@ class Registry:
                 result.connection_lost = True
                 result.failed[change.service] = f"ZooKeeper connection lost: {type(exc).__name__}"
                 return
-            plan = compute_plan(desired, current, self.owner_id, adopt=change.action is Action.ADOPT,
-                                only=[change.service])
+            plan = compute_plan(
+                desired, current, self.owner_id, adopt=change.action is Action.ADOPT, only=[change.service]
+            )
             if plan.foreign:
                 result.foreign.update(plan.foreign)
                 return

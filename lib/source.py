@@ -41,9 +41,7 @@ def pod_info(obj: dict[str, Any]) -> PodInfo:
     """Cut one raw pod (JSON dict, list item or watch object) down to PodInfo."""
     meta = obj.get("metadata") or {}
     status = obj.get("status") or {}
-    ready = any(
-        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or ()
-    )
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or ())
     labels = meta.get("labels") or {}
     return PodInfo(
         namespace=meta.get("namespace", ""),

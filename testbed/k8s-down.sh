@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stops the Kubernetes bed started by k8s-up.sh: SIGTERM to every component
-# recorded in STATE_DIR/pids, SIGKILL to what is left after ~10s, then checks
+# recorded in STATE_DIR/pids (clients, then the API server, then etcd), SIGKILL
+# to what is left after ~10s, then checks
 # by pid that none survived and removes the bed's state (certificates, etcd
 # data, kubeconfig, k8s.env, pid files). Logs are removed too unless KEEP_LOGS=1.
 # Safe to run when nothing is running.
@@ -11,7 +12,6 @@ set -euo pipefail
 K8S_DIR="$STATE_DIR/k8s"
 LOG_DIR="$STATE_DIR/logs"
 PID_DIR="$STATE_DIR/pids"
-# Clients first, etcd last.
 COMPONENTS=(kwok kube-scheduler kube-controller-manager kube-apiserver etcd)
 
 [ -d "$STATE_DIR" ] || exit 0
@@ -33,34 +33,39 @@ pid_of() {
   echo "$pid"
 }
 
-alive() {  # alive: the components still running, as "name:pid" words
+alive() {  # alive NAME...: those still running, as "name:pid" words
   local c pid
-  for c in "${COMPONENTS[@]}"; do
+  for c in "$@"; do
     if pid=$(pid_of "$c"); then echo "$c:$pid"; fi
   done
 }
 
-signal_all() {  # signal_all SIGNAL
-  local entry
-  for entry in $(alive); do
-    kill "-$1" "${entry#*:}" 2>/dev/null || true
-  done
+# stop NAME...: SIGTERM, up to 10s grace, then SIGKILL; fail if any survives.
+stop() {
+  local running entry deadline
+  running=$(alive "$@")
+  [ -n "$running" ] || return 0
+  for entry in $running; do kill -TERM "${entry#*:}" 2>/dev/null || true; done
+  deadline=$((SECONDS + 10))
+  while [ -n "$(alive "$@")" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+  running=$(alive "$@")
+  if [ -n "$running" ]; then
+    log "still running after 10s, sending SIGKILL: $(echo "$running" | tr '\n' ' ')"
+    for entry in $running; do kill -KILL "${entry#*:}" 2>/dev/null || true; done
+    deadline=$((SECONDS + 5))
+    while [ -n "$(alive "$@")" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+  fi
+  running=$(alive "$@")
+  [ -z "$running" ] || die "could not stop: $(echo "$running" | tr '\n' ' ')"
 }
 
-running=$(alive)
+running=$(alive "${COMPONENTS[@]}")
 if [ -n "$running" ]; then
   log "stopping the Kubernetes bed: $(echo "$running" | tr '\n' ' ')"
-  signal_all TERM
-  deadline=$((SECONDS + 10))
-  while [ -n "$(alive)" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
-  if [ -n "$(alive)" ]; then
-    log "still running after 10s, sending SIGKILL: $(alive | tr '\n' ' ')"
-    signal_all KILL
-    deadline=$((SECONDS + 5))
-    while [ -n "$(alive)" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
-  fi
-  left=$(alive)
-  [ -z "$left" ] || die "could not stop: $(echo "$left" | tr '\n' ' ')"
+  # In order: the API server's graceful shutdown needs etcd, so etcd goes last.
+  stop kwok kube-scheduler kube-controller-manager
+  stop kube-apiserver
+  stop etcd
 fi
 
 rm -rf "$K8S_DIR"

@@ -110,7 +110,8 @@ bed_healthy() {
 }
 
 # start_daemon COMPONENT ARGS...: run BIN_DIR/COMPONENT detached (own session,
-# stdin/stdout/stderr away from the caller) and record its own pid.
+# stdin/stdout/stderr away from the caller, without the lock's fd 9) and
+# record its own pid.
 start_daemon() {
   local name=$1 pid_file="$PID_DIR/$1.pid" i
   shift
@@ -118,7 +119,7 @@ start_daemon() {
   # The inner shell writes its pid, then execs the component under that pid.
   # shellcheck disable=SC2016
   setsid -f bash -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' \
-    "$pid_file" "$BIN_DIR/$name" "$@" </dev/null >"$LOG_DIR/$name.log" 2>&1
+    "$pid_file" "$BIN_DIR/$name" "$@" </dev/null >"$LOG_DIR/$name.log" 2>&1 9>&-
   for i in $(seq 50); do
     [ -s "$pid_file" ] && return 0
     sleep 0.1

@@ -17,6 +17,11 @@ pytestmark = pytest.mark.integration
 TIMEOUT = 120  # seconds for any single wait below
 POLL = 0.5
 
+# The annotation of the project's sample Deployments, verbatim.
+RPC_ANNOTATION_TEXT = (
+    '[{"serviceName": "test-rpc-server-1", "version": "v0" }, { "serviceName": "test-rpc-server-2", "version": "v1"}]'
+)
+
 # The project's two sample Deployments (k8s/test-rpc-service.yaml). kwok never
 # pulls the image: it only plays the pod lifecycle.
 SAMPLE_DEPLOYMENT = """\
@@ -37,7 +42,7 @@ spec:
         app: @NAME@
         rpc-service: "true"
       annotations:
-        rpc-service: '[{"serviceName": "test-rpc-server-1", "version": "v0" }, { "serviceName": "test-rpc-server-2", "version": "v1"}]'
+        rpc-service: '@ANNOTATION@'
     spec:
       containers:
       - name: simple-http-server
@@ -53,18 +58,25 @@ RPC_ANNOTATION = [
 
 
 def sample_deployment(name, replicas):
-    return SAMPLE_DEPLOYMENT.replace("@NAME@", name).replace("@REPLICAS@", str(replicas))
+    return (
+        SAMPLE_DEPLOYMENT.replace("@NAME@", name)
+        .replace("@REPLICAS@", str(replicas))
+        .replace("@ANNOTATION@", RPC_ANNOTATION_TEXT)
+    )
 
 
 def kubectl(env, *args, stdin=None, timeout=60):
     result = subprocess.run(
-        ["kubectl", *args], check=False, env=env, input=stdin, capture_output=True,
-        text=True, timeout=timeout,
+        ["kubectl", *args],
+        check=False,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if result.returncode != 0:
-        raise AssertionError(
-            f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
-            f"{result.stdout}{result.stderr}")
+        raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
     return result.stdout
 
 
@@ -81,10 +93,12 @@ def is_ready(pod):
     """Running, Ready, with an IP, and not on its way out."""
     status = pod.get("status", {})
     conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
-    return (status.get("phase") == "Running"
-            and conditions.get("Ready") == "True"
-            and bool(status.get("podIP"))
-            and "deletionTimestamp" not in pod["metadata"])
+    return (
+        status.get("phase") == "Running"
+        and conditions.get("Ready") == "True"
+        and bool(status.get("podIP"))
+        and "deletionTimestamp" not in pod["metadata"]
+    )
 
 
 def wait_for(what, probe, timeout=TIMEOUT):
@@ -101,17 +115,18 @@ def wait_for(what, probe, timeout=TIMEOUT):
 
 def ready_pods(env, namespace, selector, count):
     """Wait until exactly `count` pods match and all of them are ready."""
+
     def probe():
         found = pods(env, namespace, selector)
         if len(found) == count and all(is_ready(p) for p in found):
             return found
         return None
+
     return wait_for(f"{count} ready pods matching {selector!r} in {namespace}", probe)
 
 
 def no_pods(env, namespace, selector=None):
-    wait_for(f"no pods matching {selector!r} in {namespace}",
-             lambda: not pods(env, namespace, selector))
+    wait_for(f"no pods matching {selector!r} in {namespace}", lambda: not pods(env, namespace, selector))
 
 
 def summary(pod):
@@ -119,8 +134,7 @@ def summary(pod):
 
 
 def test_sample_deployments_run_scale_and_delete(k8s_env, namespace):
-    manifest = "---\n".join([sample_deployment("test-service-1", 2),
-                             sample_deployment("test-service-2", 3)])
+    manifest = "---\n".join([sample_deployment("test-service-1", 2), sample_deployment("test-service-2", 3)])
     kubectl(k8s_env, "apply", "-n", namespace, "-f", "-", stdin=manifest)
 
     running = ready_pods(k8s_env, namespace, "rpc-service=true", 5)
@@ -137,8 +151,7 @@ def test_sample_deployments_run_scale_and_delete(k8s_env, namespace):
     kubectl(k8s_env, "scale", "-n", namespace, "deployment/test-service-1", "--replicas=0")
     no_pods(k8s_env, namespace, "app=test-service-1")
     remaining = ready_pods(k8s_env, namespace, "app=test-service-2", 3)
-    assert ({p["metadata"]["uid"] for p in remaining}
-            == {p["metadata"]["uid"] for p in by_app["test-service-2"]})
+    assert {p["metadata"]["uid"] for p in remaining} == {p["metadata"]["uid"] for p in by_app["test-service-2"]}
 
     kubectl(k8s_env, "delete", "-n", namespace, "deployment", "test-service-1", "test-service-2")
     no_pods(k8s_env, namespace)
@@ -146,10 +159,17 @@ def test_sample_deployments_run_scale_and_delete(k8s_env, namespace):
 
 def test_rolling_update_replaces_pods(k8s_env, namespace):
     name = "rolling"
-    kubectl(k8s_env, "apply", "-n", namespace, "-f", "-",
-            stdin=sample_deployment(name, 3))
-    kubectl(k8s_env, "rollout", "status", "-n", namespace, f"deployment/{name}",
-            f"--timeout={TIMEOUT}s", timeout=TIMEOUT + 10)
+    kubectl(k8s_env, "apply", "-n", namespace, "-f", "-", stdin=sample_deployment(name, 3))
+    kubectl(
+        k8s_env,
+        "rollout",
+        "status",
+        "-n",
+        namespace,
+        f"deployment/{name}",
+        f"--timeout={TIMEOUT}s",
+        timeout=TIMEOUT + 10,
+    )
     old = ready_pods(k8s_env, namespace, f"app={name}", 3)
     old_names = {p["metadata"]["name"] for p in old}
     old_hashes = {p["metadata"]["labels"]["pod-template-hash"] for p in old}
@@ -157,8 +177,16 @@ def test_rolling_update_replaces_pods(k8s_env, namespace):
 
     patch = {"spec": {"template": {"metadata": {"annotations": {"testbed/revision": "2"}}}}}
     kubectl(k8s_env, "patch", "-n", namespace, f"deployment/{name}", "-p", json.dumps(patch))
-    kubectl(k8s_env, "rollout", "status", "-n", namespace, f"deployment/{name}",
-            f"--timeout={TIMEOUT}s", timeout=TIMEOUT + 10)
+    kubectl(
+        k8s_env,
+        "rollout",
+        "status",
+        "-n",
+        namespace,
+        f"deployment/{name}",
+        f"--timeout={TIMEOUT}s",
+        timeout=TIMEOUT + 10,
+    )
 
     # The ReplicaSet of revision 2 carries the new template hash.
     def new_hash():
@@ -166,17 +194,22 @@ def test_rolling_update_replaces_pods(k8s_env, namespace):
             if rs["metadata"]["annotations"].get("deployment.kubernetes.io/revision") == "2":
                 return rs["metadata"]["labels"]["pod-template-hash"]
         return None
+
     new = wait_for("the ReplicaSet of revision 2", new_hash)
     assert new not in old_hashes
 
     # Old pods terminate and are gone; exactly three new, ready pods remain.
     def replaced():
         found = pods(k8s_env, namespace, f"app={name}")
-        if (len(found) == 3 and all(is_ready(p) for p in found)
-                and {p["metadata"]["labels"]["pod-template-hash"] for p in found} == {new}
-                and not old_names & {p["metadata"]["name"] for p in found}):
+        if (
+            len(found) == 3
+            and all(is_ready(p) for p in found)
+            and {p["metadata"]["labels"]["pod-template-hash"] for p in found} == {new}
+            and not old_names & {p["metadata"]["name"] for p in found}
+        ):
             return found
         return None
+
     current = wait_for("the old pods to be replaced by 3 new ready pods", replaced)
     for pod in current:
         assert pod["metadata"]["annotations"]["testbed/revision"] == "2"
