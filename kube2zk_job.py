@@ -37,14 +37,14 @@ from lib.nodedata import decode_servers
 from lib.registry import LeadershipLost, Registry
 from lib.servicemap import build_desired
 from lib.source import PodSource, SourceError
-from lib.zk import RegistryError, connect, disconnect
+from lib.zk import RegistryError, connect_config, disconnect
 
 log = logging.getLogger("kube2zk")
 
 
 def mock_registry(cfg: Config, source: PodSource) -> ExitCode:
     """Print the service map a real run would write; ZooKeeper is not contacted."""
-    state = build_desired(source.list().pods)
+    state = build_desired(source.list().pods, cfg.claim_policy)
     report_problems(state)
     nodes, held = desired_nodes(state, cfg.node_config)
     if cfg.output == "json":
@@ -60,7 +60,7 @@ def mock_registry(cfg: Config, source: PodSource) -> ExitCode:
 
 def dry_run(cfg: Config, source: PodSource) -> ExitCode:
     """Read both sides and print the plan. No lock is taken: that would write."""
-    zk = connect(cfg.zk_servers, cfg.zk_timeout)
+    zk = connect_config(cfg)
     try:
         report = sync_once(cfg, source, Registry(zk, cfg.zk_path, cfg.owner_root, cfg.owner_id))
     finally:
@@ -74,7 +74,7 @@ def dry_run(cfg: Config, source: PodSource) -> ExitCode:
 
 
 def run_once(cfg: Config, api: client.ApiClient, source: PodSource) -> ExitCode:
-    zk = connect(cfg.zk_servers, cfg.zk_timeout)
+    zk = connect_config(cfg)
     leadership = Leadership(zk, lock_path(cfg.owner_root, cfg.owner_id))
     try:
         if not leadership.acquire(threading.Event(), timeout=cfg.lock_timeout):
@@ -126,7 +126,7 @@ def run_loop(cfg: Config, api: client.ApiClient, source: PodSource) -> ExitCode:
     delay = 0.5
     while not stop.is_set():
         try:
-            zk = connect(cfg.zk_servers, cfg.zk_timeout)
+            zk = connect_config(cfg)
             break
         except RegistryError as exc:
             log.warning("%s; retrying", exc)

@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 from lib.names import overlaps, path_error
 from lib.nodedata import DEFAULT_CONFIG
 from lib.plan import DeletionBudget, parse_budget
+from lib.policy import OPEN, ClaimPolicy, PolicyError, load_policy
 
 
 class UsageError(Exception):
@@ -62,6 +63,7 @@ class Config:
     zk_ca_file: str
     zk_cert_file: str
     zk_key_file: str
+    claim_policy: ClaimPolicy
     # user:password for ZooKeeper digest auth, from KUBE2ZK_ZK_AUTH or
     # --zk-auth-file; never a flag (process arguments are world-readable).
     zk_auth: str | None = field(default=None, repr=False)
@@ -181,6 +183,15 @@ def _listen_address(text: str) -> str:
     if not sep or not (port.isascii() and port.isdigit()) or not 0 <= int(port) < 65536:
         raise ValueError(f"malformed listen address {text!r} (host:port or :port)")
     return text
+
+
+def _claim_policy(path: str) -> ClaimPolicy:
+    if not path:
+        return OPEN
+    try:
+        return load_policy(path)
+    except PolicyError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -426,6 +437,14 @@ OPTIONS: tuple[_Option, ...] = (
     _Option("zk_ca_file", "zk-ca-file", "KUBE2ZK_ZK_CA_FILE", "", str, "CA bundle (PEM) to verify ZooKeeper"),
     _Option("zk_cert_file", "zk-cert-file", "KUBE2ZK_ZK_CERT_FILE", "", str, "client certificate (PEM) for TLS"),
     _Option("zk_key_file", "zk-key-file", "KUBE2ZK_ZK_KEY_FILE", "", str, "client key (PEM) for TLS"),
+    _Option(
+        "claim_policy",
+        "claim-policy",
+        "KUBE2ZK_CLAIM_POLICY",
+        "",
+        _claim_policy,
+        "YAML file saying which namespaces may register which service names; open when empty",
+    ),
 )
 
 

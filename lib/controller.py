@@ -105,7 +105,8 @@ def describe_change(zk_path: str, change: Change) -> str:
 
 def report_problems(state: DesiredState) -> None:
     for problem in state.problems:
-        log.warning("invalid rpc-service annotation on %s", problem, extra={"pod": problem.pod})
+        what = "refused claim" if problem.denied else "invalid rpc-service annotation"
+        log.warning("%s on %s", what, problem, extra={"pod": problem.pod})
 
 
 def reconcile(
@@ -195,7 +196,7 @@ def sync_once(cfg: Config, source: PodSource, registry: Registry) -> SyncReport:
     """List, plan and write everything. SourceError propagates before any
     write: a failed list never deletes anything."""
     started = time.monotonic()
-    state = build_desired(source.list().pods)
+    state = build_desired(source.list().pods, cfg.claim_policy)
     report_problems(state)
     report = reconcile(cfg, registry, state)
     report.duration = time.monotonic() - started

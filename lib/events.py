@@ -22,6 +22,7 @@ from lib.model import Problem
 log = logging.getLogger(__name__)
 
 REASON_INVALID = "InvalidRPCServiceAnnotation"
+REASON_DENIED = "ServiceClaimDenied"
 
 
 class EventRecorder:
@@ -31,15 +32,17 @@ class EventRecorder:
         self.instance = socket.gethostname()
         self._forbidden_logged = False
 
-    def problems(self, problems: Iterable[Problem], reason: str = REASON_INVALID) -> None:
-        """One Warning Event per pod and annotation text, naming every reason."""
+    def problems(self, problems: Iterable[Problem]) -> None:
+        """One Warning Event per pod, annotation text and kind (invalid
+        entries, refused claims), naming every reason."""
         if self.core is None:
             return
-        by_pod: dict[str, list[Problem]] = {}
+        by_pod: dict[tuple[str, bool], list[Problem]] = {}
         for problem in problems:
             if problem.source is not None:
-                by_pod.setdefault(problem.pod, []).append(problem)
-        for items in by_pod.values():
+                by_pod.setdefault((problem.pod, problem.denied), []).append(problem)
+        for (_, denied), items in by_pod.items():
+            reason = REASON_DENIED if denied else REASON_INVALID
             pod = items[0].source
             assert pod is not None
             digest = hashlib.sha256(f"{reason}\0{pod.uid}\0{pod.annotation}".encode()).hexdigest()[:16]

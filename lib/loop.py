@@ -210,7 +210,7 @@ class Loop:
         else:
             self.pods[pod.key] = new
             if old is None or old.annotation != new.annotation:
-                state = build_desired([new])
+                state = build_desired([new], self.cfg.claim_policy)
                 report_problems(state)
                 self.events.problems(state.problems)
         if relevant(old) == relevant(new):
@@ -224,7 +224,7 @@ class Loop:
         self.pods = {pod.key: pod for pod in listed.pods}
         self._start_watcher(listed.resource_version)
         self.pending.clear()
-        state = build_desired(self.pods.values())
+        state = build_desired(self.pods.values(), self.cfg.claim_policy)
         report_problems(state)
         self.events.problems(state.problems)
         report = reconcile(self.cfg, self.registry, state)
@@ -237,7 +237,7 @@ class Loop:
     def incremental(self) -> None:
         started = time.monotonic()
         names, self.pending = self.pending, set()
-        state = build_desired(self.pods.values())
+        state = build_desired(self.pods.values(), self.cfg.claim_policy)
         try:
             report = reconcile(self.cfg, self.registry, state, only=names)
         except Exception:

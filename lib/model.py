@@ -51,6 +51,7 @@ class Problem:
     pod: str
     reason: str
     source: PodInfo | None = field(default=None, compare=False, repr=False)
+    denied: bool = False  # a valid claim the claim policy refused
 
     def __str__(self) -> str:
         return f"pod {self.pod}: {self.reason}"

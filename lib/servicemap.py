@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from lib.annotation import parse_annotation
 from lib.model import DesiredState, PodInfo, Problem
+from lib.policy import OPEN, ClaimPolicy
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +23,12 @@ def counts(pod: PodInfo) -> bool:
     return pod.phase == "Running" and pod.ready and not pod.deleting and bool(pod.pod_ip)
 
 
-def build_desired(pods: Iterable[PodInfo]) -> DesiredState:
+def build_desired(pods: Iterable[PodInfo], policy: ClaimPolicy = OPEN) -> DesiredState:
     """Fold pods into service -> set of pod IPs.
 
     Annotations are parsed for every labelled pod, counted or not, so a broken
     annotation is reported as soon as the pod exists rather than only once it
-    turns Ready.
+    turns Ready. A claim the policy refuses is reported like a bad entry.
     """
     state = DesiredState()
     for pod in pods:
@@ -40,6 +41,10 @@ def build_desired(pods: Iterable[PodInfo]) -> DesiredState:
         state.pods_counted += 1
         assert pod.pod_ip is not None
         for decl in decls:
+            if policy is not OPEN and not policy.allows(pod.namespace, decl.name):
+                reason = f"namespace {pod.namespace} may not register service {decl.name!r} (claim policy)"
+                state.problems.append(Problem(pod.key, reason, pod, denied=True))
+                continue
             state.services.setdefault(decl.name, set()).add(pod.pod_ip)
             state.decls.setdefault(decl.name, []).append((pod.key, decl))
     return state

@@ -109,7 +109,7 @@ bed_healthy() {
   healthy kube-apiserver
 }
 
-# start_daemon COMPONENT ARGS...: run BIN_DIR/COMPONENT detached (own session,
+# start_daemon COMPONENT ARGS...: run BIN_DIR/COMPONENT detached (setsid,
 # stdin/stdout/stderr away from the caller, without the lock's fd 9) and
 # record its own pid.
 start_daemon() {

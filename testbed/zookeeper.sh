@@ -6,6 +6,11 @@
 #   zookeeper.sh status NAME       exit 0 when it answers ruok
 #   zookeeper.sh halt NAME         stop the process, keep data and port (fault tests)
 #   zookeeper.sh resume NAME       start a halted instance again with its data
+#   zookeeper.sh start-tls NAME PORT SECURE_PORT CERT_DIR [CLIENT_AUTH]
+#       like start, plus a TLS client port SECURE_PORT. CERT_DIR holds PEM files:
+#       server.pem (certificate chain), server.key (unencrypted PKCS#8 key) and
+#       ca.pem (CAs trusted for client certificates). CLIENT_AUTH: need (the
+#       default: clients must present a certificate), want or none.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -31,9 +36,20 @@ halt() {
   rm -f "$dir/pid"
 }
 
+# The Netty connection factory that serves TLS needs netty-codec and
+# netty-resolver, which Debian's zookeeper.jar manifest leaves off its
+# Class-Path (both come with libnetty-java, a dependency of the package).
+# slf4j-simple makes handshake failures visible in zookeeper.log.
+TLS_CP=/usr/share/java/netty-codec.jar:/usr/share/java/netty-resolver.jar:/usr/share/java/slf4j-simple.jar
+
 launch() {
   local port; port=$(cat "$dir/port")
-  setsid java -Xmx512m -cp "$ZK_JAR:/etc/zookeeper/conf" -Dzookeeper.jmx.log4j.disable=true \
+  local cp="$ZK_JAR:/etc/zookeeper/conf" opts=()
+  if grep -q '^secureClientPort=' "$dir/zoo.cfg"; then
+    cp="$ZK_JAR:$TLS_CP"
+    opts=(-Dorg.slf4j.simpleLogger.defaultLogLevel=warn)
+  fi
+  setsid java -Xmx512m -cp "$cp" "${opts[@]}" -Dzookeeper.jmx.log4j.disable=true \
     org.apache.zookeeper.server.ZooKeeperServerMain "$dir/zoo.cfg" >>"$dir/zookeeper.log" 2>&1 </dev/null &
   echo $! >"$dir/pid"
   for _ in $(seq 1 120); do
@@ -45,25 +61,54 @@ launch() {
   die "zookeeper $name failed to start; log: $dir/zookeeper.log"
 }
 
-case "$cmd" in
-  start)
-    port=${3:?usage: zookeeper.sh start NAME PORT}
-    if alive && ruok "$(cat "$dir/port")"; then log "zookeeper $name already up on port $(cat "$dir/port")"; exit 0; fi
-    [ -f "$ZK_JAR" ] || die "zookeeper is not installed ($ZK_JAR missing): run testbed/install.sh"
-    halt
-    rm -rf "$dir/data"; mkdir -p "$dir/data"
-    cat >"$dir/zoo.cfg" <<CFG
+prepare() {  # prepare PORT: a fresh data dir and the plain part of zoo.cfg
+  [ -f "$ZK_JAR" ] || die "zookeeper is not installed ($ZK_JAR missing): run testbed/install.sh"
+  halt
+  rm -rf "$dir/data"; mkdir -p "$dir/data"
+  cat >"$dir/zoo.cfg" <<CFG
 tickTime=2000
 dataDir=$dir/data
-clientPort=$port
+clientPort=$1
 clientPortAddress=127.0.0.1
 maxClientCnxns=0
 admin.enableServer=false
 4lw.commands.whitelist=ruok,srvr,stat,mntr,cons
 forceSync=no
 CFG
-    echo "$port" >"$dir/port"
-    : >"$dir/zookeeper.log"
+  echo "$1" >"$dir/port"
+  : >"$dir/zookeeper.log"
+}
+
+case "$cmd" in
+  start)
+    port=${3:?usage: zookeeper.sh start NAME PORT}
+    if alive && ruok "$(cat "$dir/port")"; then log "zookeeper $name already up on port $(cat "$dir/port")"; exit 0; fi
+    prepare "$port"
+    launch
+    ;;
+  start-tls)
+    usage="usage: zookeeper.sh start-tls NAME PORT SECURE_PORT CERT_DIR [need|want|none]"
+    port=${3:?$usage}; secure_port=${4:?$usage}; certs=${5:?$usage}; client_auth=${6:-need}
+    case "$client_auth" in need|want|none) ;; *) die "$usage" ;; esac
+    certs=$(cd "$certs" && pwd) || die "no such directory: $5"
+    for f in server.pem server.key ca.pem; do
+      [ -s "$certs/$f" ] || die "$certs/$f is missing (PEM)"
+    done
+    if alive && ruok "$(cat "$dir/port")"; then log "zookeeper $name already up on port $(cat "$dir/port")"; exit 0; fi
+    prepare "$port"
+    # ZooKeeper's PEM key store is one file with the key and the chain.
+    cat "$certs/server.key" "$certs/server.pem" >"$dir/keystore.pem"
+    chmod 600 "$dir/keystore.pem"
+    cat >>"$dir/zoo.cfg" <<CFG
+serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory
+secureClientPort=$secure_port
+secureClientPortAddress=127.0.0.1
+ssl.keyStore.location=$dir/keystore.pem
+ssl.keyStore.type=PEM
+ssl.trustStore.location=$certs/ca.pem
+ssl.trustStore.type=PEM
+ssl.clientAuth=$client_auth
+CFG
     launch
     ;;
   halt)
@@ -80,5 +125,5 @@ CFG
   status)
     alive && ruok "$(cat "$dir/port")"
     ;;
-  *) die "usage: zookeeper.sh start|stop|status|halt|resume NAME [PORT]" ;;
+  *) die "usage: zookeeper.sh start|start-tls|stop|status|halt|resume NAME [PORT ...]" ;;
 esac

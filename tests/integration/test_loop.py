@@ -186,7 +186,10 @@ def test_api_server_restart_later_changes_still_arrive(loop, cluster, zk, zk_roo
     eventually("registered", lambda: converged(zk, zk_root, cluster))
 
     restart = subprocess.run(
-        ["bash", str(REPO / "testbed" / "k8s-restart-apiserver.sh")], capture_output=True, text=True, timeout=180
+        ["bash", str(REPO / "testbed" / "k8s-restart.sh"), "kube-apiserver"],
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert restart.returncode == 0, restart.stderr
 

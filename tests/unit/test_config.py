@@ -362,15 +362,9 @@ def test_well_formed_server_list_is_accepted(servers):
         pytest.param(
             "h:\uff12\uff11\uff18\uff11",
         ),
-        pytest.param(
-            "[::1"
-        ),
-        pytest.param(
-            "[:]:2181"
-        ),
-        pytest.param(
-            "[1.2.3.4]:2181"
-        ),
+        pytest.param("[::1"),
+        pytest.param("[:]:2181"),
+        pytest.param("[1.2.3.4]:2181"),
     ],
 )
 def test_server_list_accepted_by_load_config_is_understood_by_kazoo(servers):
