@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from kazoo.exceptions import KazooException
 from kubernetes import client
 
 from lib.config import Config, UsageError, load_config, usage_error_exit
@@ -165,6 +166,9 @@ def run(cfg: Config) -> ExitCode:
         return ExitCode.SOURCE
     except RegistryError as exc:
         log.error("%s", exc)
+        return ExitCode.REGISTRY
+    except KazooException as exc:
+        log.error("ZooKeeper failed during the run (%s); the next run converges", type(exc).__name__)
         return ExitCode.REGISTRY
 
 

@@ -50,6 +50,7 @@ class SyncReport:
     held_deletions: list[str] = field(default_factory=list)
     plan: Plan | None = None
     failed: dict[str, str] = field(default_factory=dict)
+    owned: int = 0  # services this owner held before the run
     transactions: int = 0
     connection_lost: bool = False
     duration: float = 0.0
@@ -121,11 +122,13 @@ def reconcile(
     for name, reason in held.items():
         log.error("service %s not written: %s", name, reason, extra={"service": name})
 
+    # Reads are idempotent: retried across a connection loss. Writes are not
+    # retried blindly; their conflicts are re-planned by the registry.
     if only is None:
-        current = registry.read(desired)
+        current = registry.zk.retry(registry.read, desired)
     else:
         only = set(only)
-        current = registry.read_names(only)
+        current = registry.zk.retry(registry.read_names, only)
     plan = compute_plan(desired, current, cfg.owner_id, adopt=cfg.adopt, keep=held, only=only)
     if owned is None:
         owned = sum(1 for o in current.owners.values() if o == cfg.owner_id)
@@ -153,7 +156,7 @@ def reconcile(
             duration=time.monotonic() - started,
         )
     if only is None or plan.changes:
-        registry.prepare()
+        registry.zk.retry(registry.prepare)
     result = registry.apply(plan.changes, desired)
 
     foreign = {**plan.foreign, **result.foreign}
@@ -185,6 +188,7 @@ def reconcile(
         problems=state.problems,
         held=held,
         held_deletions=[c.service for c in held_deletes],
+        owned=owned,
         failed=result.failed,
         transactions=result.transactions,
         connection_lost=result.connection_lost,

@@ -111,6 +111,7 @@ class Loop:
         self.need_full = True
         self.last_full = 0.0
         self.failures = 0
+        self.owned = 0  # owned services at the last full sync: the deletion budget's base
 
     # -- leadership ----------------------------------------------------------
     def run(self) -> None:
@@ -228,6 +229,7 @@ class Loop:
         report_problems(state)
         self.events.problems(state.problems)
         report = reconcile(self.cfg, self.registry, state)
+        self.owned = report.owned
         self._record("full", report, state, time.monotonic() - started)
         self.need_full = bool(report.failed)
         self.last_full = time.monotonic()
@@ -239,7 +241,7 @@ class Loop:
         names, self.pending = self.pending, set()
         state = build_desired(self.pods.values(), self.cfg.claim_policy)
         try:
-            report = reconcile(self.cfg, self.registry, state, only=names)
+            report = reconcile(self.cfg, self.registry, state, only=names, owned=self.owned)
         except Exception:
             self.pending |= names
             raise
@@ -267,3 +269,4 @@ class Loop:
         m.services.set(len(state.services))
         m.servers.set(sum(len(ips) for ips in state.services.values()))
         m.invalid.set(len({p.pod for p in state.problems}))
+        m.deletions_held.set(len(report.held_deletions))

@@ -1,17 +1,28 @@
-"""Connecting to ZooKeeper: bounded wait, digest auth, ACLs and TLS."""
+"""Connecting to ZooKeeper: bounded wait, digest auth, ACLs and TLS.
+
+Failures to connect are a ``RegistryError`` whose message says why the last
+attempt failed (refused, TLS verification, ...), never a bare time-out. The
+digest credential never reaches a log line or an error message.
+"""
 
 from __future__ import annotations
 
 import logging
+import ssl
+import time
+from typing import Any
 
 from kazoo.client import KazooClient
-from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.exceptions import KazooException, NoAuthError
+from kazoo.protocol.states import KeeperState
 from kazoo.retry import KazooRetry
 from kazoo.security import ACL, CREATOR_ALL_ACL, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE
 
 from lib.config import Config
 
 log = logging.getLogger(__name__)
+
+ACL_MODES = ("auto", "creator-all+world-read", "creator-all", "open")
 
 
 class RegistryError(Exception):
@@ -25,6 +36,8 @@ def node_acl(mode: str, authenticated: bool) -> list[ACL]:
     an authenticated writer is all rights for itself and read for the world;
     without a credential only the original's world-open ACL can work.
     """
+    if mode not in ACL_MODES:
+        raise RegistryError(f"unknown ZooKeeper ACL mode {mode!r} (one of {', '.join(ACL_MODES)})")
     if mode == "auto":
         mode = "creator-all+world-read" if authenticated else "open"
     if mode == "open":
@@ -34,6 +47,108 @@ def node_acl(mode: str, authenticated: bool) -> list[ACL]:
     if mode == "creator-all":
         return list(CREATOR_ALL_ACL)
     return list(CREATOR_ALL_ACL) + list(READ_ACL_UNSAFE)
+
+
+class _KazooLog(logging.LoggerAdapter):
+    """kazoo's logger for one client.
+
+    Redacts the credential (kazoo logs every request it sends at DEBUG,
+    including the auth packet) and keeps the reason the last connection
+    attempt failed, which kazoo only logs, for the error message.
+    """
+
+    def __init__(self, logger: logging.Logger, secrets: list[str]):
+        super().__init__(logger, {})
+        self.secrets = [s for s in secrets if s]
+        self.last_error: str | None = None
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(msg, str) and msg.startswith(("Connection dropped", "Connection time-out")) and args:
+            self.last_error = self._redact(str(args[0]))
+        if not self.isEnabledFor(level):
+            return
+        if self.secrets:
+            try:
+                text = str(msg) % args if args else str(msg)
+            except (TypeError, ValueError):
+                text = " ".join(str(part) for part in (msg, *args))
+            msg, args = self._redact(text), ()
+        self.logger.log(level, msg, *args, **kwargs)
+
+    def warn(self, msg: Any, *args: Any, **kwargs: Any) -> None:  # kazoo still calls the old name
+        self.log(logging.WARNING, msg, *args, **kwargs)
+
+    def _redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+class _EncryptedKey(Exception):
+    pass
+
+
+def _no_password() -> str:
+    # Without a callback OpenSSL would prompt on the terminal for the pass phrase.
+    raise _EncryptedKey
+
+
+def _check_tls_files(ca_file: str, cert_file: str, key_file: str) -> None:
+    """Load the TLS files once up front: a bad file is a configuration error
+    to report at once, not a handshake to retry until the time-out."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if ca_file:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise RegistryError(f"--zk-ca-file {ca_file}: not a usable PEM CA bundle: {_ssl_reason(exc)}") from None
+    if cert_file:
+        try:
+            context.load_cert_chain(certfile=cert_file, keyfile=key_file or None, password=_no_password)
+        except _EncryptedKey:
+            raise RegistryError(f"--zk-key-file {key_file or cert_file}: encrypted keys are not supported") from None
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise RegistryError(
+                f"--zk-cert-file {cert_file} / --zk-key-file {key_file}: not a usable PEM certificate and "
+                f"matching key: {_ssl_reason(exc)}"
+            ) from None
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    return getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _failure_hint(error: str | None, tls: bool) -> str:
+    if not error:
+        return "no answer"
+    if "CERTIFICATE_VERIFY_FAILED" in error:
+        return f"TLS: the server's certificate was rejected ({error}); check --zk-ca-file and the server name"
+    if "SSL" in error or "TLS" in error:
+        return f"TLS handshake failed ({error}); check the TLS port and --zk-cert-file/--zk-key-file"
+    if tls and ("EOF" in error or "reset" in error.lower()):
+        return f"{error}; is this a TLS port?"
+    return error
+
+
+def _create_chroot(zk: KazooClient, acl: list[ACL]) -> None:
+    """Create the connect string's chroot when it is missing.
+
+    kazoo prefixes every path with the chroot; the chroot itself is created
+    with the prefix switched off, before the client is handed to anyone.
+    """
+    chroot = zk.chroot
+    if not chroot or zk.exists("/") is not None:
+        return
+    zk.chroot = ""
+    try:
+        zk.ensure_path(chroot, acl=acl)
+    except NoAuthError:
+        raise RegistryError(f"chroot {chroot} does not exist and this client may not create it") from None
+    except KazooException as exc:
+        raise RegistryError(f"chroot {chroot} does not exist and cannot be created: {type(exc).__name__}") from None
+    finally:
+        zk.chroot = chroot
+    log.info("created the chroot %s", chroot)
 
 
 def connect(
@@ -46,34 +161,63 @@ def connect(
     ca_file: str = "",
     cert_file: str = "",
     key_file: str = "",
+    create_chroot: bool = True,
 ) -> KazooClient:
     """A started KazooClient, or RegistryError after ``timeout`` seconds.
 
     The client's default ACL is the node ACL, so every create (including the
-    parents ``ensure_path`` makes) gets it. A chroot in ``hosts``
-    (``host:port/chroot``) is handled by kazoo.
+    parents ``ensure_path`` makes and the writer lock's nodes) gets it. A
+    chroot in ``hosts`` (``host:port/chroot``) is applied by kazoo; a missing
+    one is created with the node ACL unless ``create_chroot`` is false.
+
+    TLS verifies the server's certificate against ``ca_file`` (and the system
+    store) and its name against the host in ``hosts``, as ZooKeeper's Java
+    client does by default.
     """
-    acl = node_acl(acl_mode, auth is not None)
+    authenticated = bool(auth)
+    acl = node_acl(acl_mode, authenticated)
+    tls = tls or bool(ca_file or cert_file)
+    if tls:
+        _check_tls_files(ca_file, cert_file, key_file)
+    # The whole credential, and the password alone unless it is so short that
+    # masking it would garble ordinary text.
+    secrets = [auth, *[p for p in [auth.partition(":")[2]] if len(p) >= 4]] if auth else []
+    kazoo_log = _KazooLog(logging.getLogger("kazoo"), secrets)
     zk = KazooClient(
         hosts=hosts,
         timeout=min(max(timeout, 4.0), 30.0),
         connection_retry=KazooRetry(max_tries=-1, max_delay=2.0),
-        command_retry=KazooRetry(max_tries=3, max_delay=1.0),
-        logger=logging.getLogger("kazoo"),
-        auth_data=[("digest", auth)] if auth else None,
+        # zk.retry(...) rides out a connection loss (a server restart, a
+        # leader election) for as long as a connect may take, then gives up.
+        command_retry=KazooRetry(max_tries=-1, max_delay=2.0, deadline=timeout, ignore_expire=False),
+        logger=kazoo_log,
+        auth_data=[("digest", auth)] if authenticated else None,
         default_acl=acl,
         use_ssl=tls,
         ca=ca_file or None,
         certfile=cert_file or None,
-        keyfile=key_file or None,
+        keyfile=(key_file or cert_file) or None,
         verify_certs=True,
+        check_hostname=tls,
     )
-    try:
-        zk.start(timeout=timeout)
-    except (KazooTimeoutError, OSError) as exc:
-        zk.stop()
-        zk.close()
-        raise RegistryError(f"cannot reach ZooKeeper at {hosts} within {timeout:g}s: {exc}") from exc
+    connected = zk.start_async()
+    deadline = time.monotonic() + timeout
+    while not connected.wait(min(0.2, max(0.0, deadline - time.monotonic()))):
+        if zk.client_state == KeeperState.AUTH_FAILED or time.monotonic() >= deadline:
+            break
+    if not zk.connected:
+        auth_failed = zk.client_state == KeeperState.AUTH_FAILED
+        disconnect(zk)
+        if auth_failed:
+            raise RegistryError(f"ZooKeeper at {hosts} rejected the credential (AUTH_FAILED)")
+        reason = _failure_hint(kazoo_log.last_error, tls)
+        raise RegistryError(f"cannot reach ZooKeeper at {hosts} within {timeout:g}s: {reason}")
+    if create_chroot:
+        try:
+            _create_chroot(zk, acl)
+        except BaseException:
+            disconnect(zk)
+            raise
     return zk
 
 
@@ -87,6 +231,8 @@ def connect_config(cfg: Config) -> KazooClient:
         ca_file=cfg.zk_ca_file,
         cert_file=cfg.zk_cert_file,
         key_file=cfg.zk_key_file,
+        # A dry run writes nothing; a missing chroot just reads as empty.
+        create_chroot=not cfg.dry_run,
     )
 
 

@@ -205,16 +205,43 @@ def test_two_owners_never_touch_each_others_nodes(job, cluster, zk: KazooClient,
 
 BAD_ANNOTATIONS = {
     "not-json": "{not json",
-    "not-list": '{"serviceName": "x"}',
+    "object": '{"serviceName": "x"}',
+    "null": "null",
+    "number": "42",
+    "string": '"svc"',
+    "nested-lists": '[["svc"]]',
+    "entry-not-object": '["svc"]',
     "no-name": '[{"version": "v1"}]',
-    "name-not-string": '[{"serviceName": 42}]',
+    "name-number": '[{"serviceName": 42}]',
+    "name-null": '[{"serviceName": null}]',
+    "name-list": '[{"serviceName": ["a"]}]',
     "empty-name": '[{"serviceName": ""}]',
+    "dot": '[{"serviceName": "."}]',
     "dot-dot": '[{"serviceName": ".."}]',
     "slash": '[{"serviceName": "a/b"}]',
     "escape": '[{"serviceName": "../../escaped"}]',
+    "absolute": '[{"serviceName": "/abs"}]',
     "control-char": '[{"serviceName": "bad\\u0001name"}]',
-    "reserved": '[{"serviceName": "zookeeper"}]',
+    "nul": '[{"serviceName": "bad\\u0000name"}]',
+    "del": '[{"serviceName": "bad\\u007fname"}]',
+    "c1-control": '[{"serviceName": "bad\\u0085name"}]',
+    "private-use": '[{"serviceName": "bad\\ue000name"}]',
+    "noncharacter": '[{"serviceName": "bad\\uffffname"}]',
+    "lone-surrogate": '[{"serviceName": "bad\\ud800name"}]',
+    "astral": json.dumps([{"serviceName": "smile-\U0001f600"}], ensure_ascii=False),
     "too-long": json.dumps([{"serviceName": "x" * 300}]),
+    "reserved": '[{"serviceName": "zookeeper"}]',
+    "padded": '[{"serviceName": " padded "}]',
+    "empty-annotation": "",
+    "blank-annotation": "   ",
+    "nan": '[{"serviceName": "nan-svc", "weight": NaN}]',
+    "deep-nesting": "[" * 5000 + "]" * 5000,
+}
+# Not errors: handled and registered.
+ACCEPTED = {
+    "bom": ('\ufeff[{"serviceName": "bom-ok"}]', "bom-ok"),
+    "unknown-fields": ('[{"serviceName": "extra-ok", "version": "v2", "weight": 5, "lb": {"algo": "rr"}}]', "extra-ok"),
+    "duplicates": ('[{"serviceName": "dup-ok"}, {"serviceName": "dup-ok"}]', "dup-ok"),
 }
 
 
@@ -222,23 +249,31 @@ def test_each_bad_annotation_is_reported_and_isolated(job, cluster, zk: KazooCli
     cluster.deploy("good", 2, '[{"serviceName": "good-service"}]')
     for name, annotation in BAD_ANNOTATIONS.items():
         cluster.deploy(f"bad-{name}", 1, annotation)
+    cluster.deploy("bad-label-without-annotation", 1, None)
+    cluster.deploy("unlabelled", 1, '[{"serviceName": "not-labelled"}]', labelled=False)
+    for name, (annotation, _) in ACCEPTED.items():
+        cluster.deploy(f"ok-{name}", 1, annotation)
     # One pod mixes a good and a bad entry: the good one still counts.
     cluster.deploy("mixed", 1, '[{"serviceName": "mixed-ok"}, {"serviceName": "../x"}]')
-    cluster.wait_ready("app=good", 2)
-    cluster.wait_for("all pods ready", lambda: len(cluster.ready_ips("rpc-service=true")) == 3 + len(BAD_ANNOTATIONS))
+    expected_pods = 2 + len(BAD_ANNOTATIONS) + 1 + len(ACCEPTED) + 1
+    cluster.wait_for("all pods ready", lambda: len(cluster.ready_ips("rpc-service=true")) == expected_pods, timeout=120)
+    assert len(BAD_ANNOTATIONS) + 1 >= 30
 
     proc = job()
 
     assert proc.returncode == 0, proc.stderr
     base = f"{zk_root}/rpc_v2"
-    assert sorted(zk.get_children(base)) == ["good-service", "mixed-ok"]
+    wanted = ["good-service", "mixed-ok", *(service for _, service in ACCEPTED.values())]
+    assert sorted(zk.get_children(base)) == sorted(wanted)
     assert set(read_node(zk, f"{base}/good-service")["servers"]) == cluster.ready_ips("app=good")
-    for name in BAD_ANNOTATIONS:
+    for name in [*BAD_ANNOTATIONS, "label-without-annotation"]:
         pod = cluster.pods(f"app=bad-{name}")[0].metadata.name
-        assert f"{cluster.namespace}/{pod}" in proc.stderr, f"no warning names the pod of bad-{name}"
+        lines = [line for line in proc.stderr.splitlines() if f"{cluster.namespace}/{pod}" in line]
+        assert lines, f"no warning names the pod of bad-{name}"
+    assert "not-labelled" not in proc.stderr  # not listed at all: no label, no business of ours
     # Nothing was written anywhere but the base path and the ownership records.
     assert sorted(zk.get_children(zk_root)) == ["kube2zk", "rpc_v2"]
-    assert not zk.exists("/escaped") and not zk.exists(f"{zk_root}/escaped")
+    assert not zk.exists("/escaped") and not zk.exists(f"{zk_root}/escaped") and not zk.exists("/abs")
 
     strict = job("--strict")
     assert strict.returncode == 1

@@ -1,0 +1,258 @@
+"""The private test bed and the pods the benchmark runs against.
+
+Pods are bare pods bound straight to a fake node (``spec.nodeName``), created
+by a thread pool: the controller-manager (20 requests/s by default) and the
+scheduler would make ReplicaSets take minutes for 10,000 pods, while kwok
+marks a bound pod Running and Ready with an IP from its node's /24 at once.
+Replacing a pod (what a ReplicaSet does) is a delete plus a create of a pod
+with a new name on the next node, so it always gets a new IP.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+REPO = Path(__file__).resolve().parent.parent
+LABEL = "rpc-service"
+SELECTOR = f"{LABEL}=true"
+PODS_PER_NODE = 200  # a node's /24 gives kwok about 250 addresses
+WORKERS = 16
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def annotation(*services: str) -> str:
+    return json.dumps([{"serviceName": s, "version": "1.0"} for s in services], separators=(",", ":"))
+
+
+def pod_ready(item: dict[str, Any]) -> bool:
+    status = item.get("status") or {}
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or ())
+    meta = item.get("metadata") or {}
+    return ready and status.get("phase") == "Running" and bool(status.get("podIP")) and not meta.get("deletionTimestamp")
+
+
+@dataclass
+class PodSpec:
+    name: str
+    services: tuple[str, ...]
+    node: int
+
+
+class Bed:
+    """A test bed under ``state_dir``: brought up (or reused), torn down if we started it."""
+
+    def __init__(self, state_dir: str, nodes: int):
+        self.state_dir = Path(state_dir)
+        self.nodes = nodes
+        self.env: dict[str, str] = {}
+        self.started_here = False
+        self.api: client.ApiClient | None = None
+
+    def script_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["KUBE2ZK_TESTBED_STATE"] = str(self.state_dir)
+        env["TESTBED_NODES"] = str(self.nodes)
+        return env
+
+    def up(self) -> float:
+        started = time.monotonic()
+        self.started_here = not (self.state_dir / "env").exists()
+        log(f"test bed {self.state_dir} with {self.nodes} fake nodes: testbed/up.sh")
+        proc = subprocess.run(
+            ["bash", str(REPO / "testbed/up.sh")], env=self.script_env(), capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            raise SystemExit(f"testbed/up.sh failed:\n{proc.stderr[-3000:]}")
+        out = subprocess.run(
+            ["bash", "-c", '. "$1" && printf "%s\\0" "$KUBECONFIG" "$ZK_HOSTS" "$PATH" "$K8S_API"', "_"]
+            + [str(self.state_dir / "env")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\0")
+        self.env = {"KUBECONFIG": out[0], "ZK_HOSTS": out[1], "PATH": out[2], "K8S_API": out[3]}
+        configuration = client.Configuration()
+        config.load_kube_config(config_file=self.env["KUBECONFIG"], client_configuration=configuration)
+        configuration.connection_pool_maxsize = WORKERS * 2
+        self.api = client.ApiClient(configuration)
+        self.check_nodes()
+        return time.monotonic() - started
+
+    def down(self) -> None:
+        log(f"tearing down the test bed {self.state_dir}")
+        subprocess.run(["bash", str(REPO / "testbed/down.sh")], env=self.script_env(), capture_output=True, check=False)
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    @property
+    def apps(self) -> client.AppsV1Api:
+        return client.AppsV1Api(self.api)
+
+    def check_nodes(self) -> None:
+        nodes = self.core.list_node(label_selector="type=kwok").items
+        pods = {int(n.status.allocatable.get("pods", "0")) for n in nodes}
+        if len(nodes) < self.nodes:
+            raise SystemExit(f"only {len(nodes)} of {self.nodes} fake nodes are there")
+        if min(pods) < PODS_PER_NODE:
+            raise SystemExit(f"fake nodes allow only {min(pods)} pods each")
+
+    def versions(self) -> dict[str, str]:
+        info = client.VersionApi(self.api).get_code()
+        return {"kubernetes": info.git_version}
+
+    def ensure_namespace(self, name: str) -> None:
+        try:
+            self.core.create_namespace({"metadata": {"name": name}})
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                self.core.read_namespaced_service_account("default", name)
+                return
+            except ApiException:
+                time.sleep(0.3)
+        raise SystemExit(f"namespace {name} got no default ServiceAccount")
+
+    def raw_list(self, namespace: str, selector: str = SELECTOR, page_size: int = 500) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        token = None
+        while True:
+            kwargs: dict[str, Any] = dict(label_selector=selector, limit=page_size, _preload_content=False)
+            if token:
+                kwargs["_continue"] = token
+            body = json.loads(self.core.list_namespaced_pod(namespace, **kwargs).data)
+            items.extend(body.get("items") or ())
+            token = (body.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+
+
+class Workload:
+    """N labelled pods over S services (pods i*per .. i*per+per-1 serve service i)."""
+
+    def __init__(self, bed: Bed, namespace: str, per_service: int, prefix: str = "bench-svc"):
+        self.bed = bed
+        self.ns = namespace
+        self.per = per_service
+        self.prefix = prefix
+        self.pods: dict[str, PodSpec] = {}  # name -> spec, the pods that should exist
+        self.count = 0  # pods created by index so far (replacements keep the count)
+        self.generation = 0
+
+    def service(self, index: int) -> str:
+        return f"{self.prefix}-{index // self.per:05d}"
+
+    def body(self, spec: PodSpec) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": spec.name,
+                "labels": {LABEL: "true", "app": "bench"},
+                "annotations": {LABEL: annotation(*spec.services)},
+            },
+            "spec": {
+                "nodeName": f"kwok-node-{spec.node % self.bed.nodes + 1}",
+                "containers": [{"name": "app", "image": "registry.invalid/app:1"}],
+                "tolerations": [{"operator": "Exists"}],
+                "terminationGracePeriodSeconds": 0,
+            },
+        }
+
+    def _parallel(self, fn: Callable[[Any], None], items: Iterable[Any]) -> None:
+        with ThreadPoolExecutor(WORKERS) as pool:
+            for _ in pool.map(fn, items):
+                pass
+
+    def create(self, specs: list[PodSpec]) -> None:
+        core = self.bed.core
+
+        def one(spec: PodSpec) -> None:
+            for attempt in range(5):
+                try:
+                    core.create_namespaced_pod(self.ns, self.body(spec), _preload_content=False)
+                    return
+                except ApiException as exc:
+                    if exc.status == 409:
+                        return
+                    if attempt == 4 or exc.status not in (429, 500, 503, 504):
+                        raise
+                    time.sleep(0.5 * (attempt + 1))
+
+        self._parallel(one, specs)
+        for spec in specs:
+            self.pods[spec.name] = spec
+
+    def grow_to(self, n: int) -> None:
+        specs = []
+        for i in range(self.count, n):
+            specs.append(PodSpec(f"p-{i // self.per:05d}-{i % self.per}", (self.service(i),), i))
+        self.count = max(self.count, n)
+        self.create(specs)
+
+    def services(self) -> int:
+        return len({s for spec in self.pods.values() for s in spec.services})
+
+    def replace(self, fraction: float, seed: int = 1) -> list[str]:
+        """Delete ``fraction`` of the pods and create each one anew on the next
+        node (new name, new IP). Returns the services affected."""
+        self.generation += 1
+        rng = random.Random(seed + self.generation)
+        victims = rng.sample(sorted(self.pods), max(1, round(len(self.pods) * fraction)))
+        core = self.bed.core
+
+        def delete(name: str) -> None:
+            try:
+                core.delete_namespaced_pod(name, self.ns, grace_period_seconds=0, _preload_content=False)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+
+        self._parallel(delete, victims)
+        fresh = []
+        for name in victims:
+            old = self.pods.pop(name)
+            base = name.split("-r", 1)[0]
+            fresh.append(PodSpec(f"{base}-r{self.generation}", old.services, old.node + 1))
+        self.create(fresh)
+        return sorted({s for spec in fresh for s in spec.services})
+
+    def wait_ready(self, timeout: float = 900.0) -> float:
+        """Until exactly the expected pods exist and all are Ready (no stragglers)."""
+        started = time.monotonic()
+        last_note = 0.0
+        while True:
+            items = self.bed.raw_list(self.ns)
+            names = {(i.get("metadata") or {}).get("name") for i in items}
+            ready = sum(1 for i in items if pod_ready(i) and i["metadata"]["name"] in self.pods)
+            if ready == len(self.pods) and names == set(self.pods):
+                return time.monotonic() - started
+            now = time.monotonic()
+            if now - started > timeout:
+                raise SystemExit(f"pods not ready after {timeout:.0f}s: {ready}/{len(self.pods)} ready")
+            if now - last_note > 15:
+                log(f"  {ready}/{len(self.pods)} pods ready, {len(names)} exist")
+                last_note = now
+            time.sleep(1.0 if len(self.pods) > 2000 else 0.3)
+
+    def ips(self, selector: str) -> dict[str, str]:
+        return {i["metadata"]["name"]: i["status"]["podIP"] for i in self.bed.raw_list(self.ns, selector) if pod_ready(i)}

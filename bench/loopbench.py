@@ -1,0 +1,268 @@
+"""``--loop`` mode: change -> ZooKeeper latency and writes during a rolling update."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bed import LABEL, Bed, PodSpec, Workload, annotation, log, pod_ready
+from jobrun import JOB, REPO, Scope
+from kazoo.client import KazooClient
+from kazoo.recipe.watchers import DataWatch
+from zkbench import Counters
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LoopProcess:
+    def __init__(self, scope: Scope, env: dict[str, str], log_path: Path):
+        self.scope, self.env, self.log_path = scope, env, log_path
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 300.0) -> float:
+        """Start it; seconds until /readyz answers 200 (its first full sync is done)."""
+        cmd = [sys.executable, str(JOB), "-zkservers", self.env["ZK_HOSTS"], *self.scope.flags()]
+        cmd += ["--loop", "--metrics-addr", f"127.0.0.1:{self.port}"]
+        started = time.perf_counter()
+        with open(self.log_path, "wb") as out:
+            self.proc = subprocess.Popen(
+                cmd, cwd=REPO, env={**os.environ, "KUBECONFIG": self.env["KUBECONFIG"]}, stdout=out, stderr=out
+            )
+        while time.perf_counter() - started < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"--loop exited {self.proc.returncode}; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as resp:
+                    if resp.status == 200:
+                        return time.perf_counter() - started
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"--loop not ready after {timeout:.0f}s; see {self.log_path}")
+
+    def metric(self, name: str, labels: str = "") -> float:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(name) and labels in line:
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def memory_mb(self) -> dict[str, float]:
+        assert self.proc is not None
+        out = {}
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0]) / 1024
+        return out
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.kill(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+class NodeWatch:
+    """Every version of one node's server list, with the time it was seen."""
+
+    def __init__(self, zk: KazooClient, path: str):
+        self.cond = threading.Condition()
+        self.seen: list[tuple[float, frozenset[str] | None, int]] = []
+        DataWatch(zk, path, self._changed)
+
+    def _changed(self, data: bytes | None, stat: Any, event: Any = None) -> None:
+        now = time.perf_counter()
+        servers = frozenset(json.loads(data)["servers"]) if data else None
+        with self.cond:
+            self.seen.append((now, servers, stat.version if stat else -1))
+            self.cond.notify_all()
+
+    def mark(self) -> int:
+        with self.cond:
+            return len(self.seen)
+
+    def wait_for(self, want: frozenset[str] | None, since: int, timeout: float) -> float | None:
+        deadline = time.perf_counter() + timeout
+        with self.cond:
+            while True:
+                for t, servers, _ in self.seen[since:]:
+                    if servers == want:
+                        return t
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+
+    def current(self) -> frozenset[str] | None:
+        with self.cond:
+            return self.seen[-1][1] if self.seen else None
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+@dataclass
+class LatencyResult:
+    samples: list[float]
+    timeouts: int
+    patch_times: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float]:
+        ms = [1000 * s for s in self.samples]
+        return {
+            "n": len(ms),
+            "timeouts": self.timeouts,
+            "p50": percentile(ms, 0.5),
+            "p95": percentile(ms, 0.95),
+            "p99": percentile(ms, 0.99),
+            "max": max(ms) if ms else float("nan"),
+            "patch_p50": 1000 * percentile(self.patch_times, 0.5),
+        }
+
+
+def add_latency_pods(work: Workload) -> None:
+    """loop-a always serves bench-loop; loop-b starts on bench-loop-alt."""
+    work.create([PodSpec("loop-a", ("bench-loop",), 0), PodSpec("loop-b", ("bench-loop-alt",), 1)])
+
+
+def measure_latency(bed: Bed, work: Workload, zk: KazooClient, scope: Scope, changes: int) -> LatencyResult:
+    """Move loop-b in and out of bench-loop ``changes`` times by patching its
+    annotation; time from the PATCH's return to the new list in ZooKeeper."""
+    ips = work.ips("app=bench")
+    a, b = ips["loop-a"], ips["loop-b"]
+    watch = NodeWatch(zk, f"{scope.zk_path}/bench-loop")
+    if watch.wait_for(frozenset({a}), 0, 30) is None:
+        raise RuntimeError(f"bench-loop never showed [{a}]; it shows {watch.current()}")
+    core = bed.core
+    rng = random.Random(7)
+    result = LatencyResult([], 0)
+    for i in range(changes):
+        joining = i % 2 == 0
+        want = frozenset({a, b}) if joining else frozenset({a})
+        body = {"metadata": {"annotations": {LABEL: annotation("bench-loop" if joining else "bench-loop-alt")}}}
+        mark = watch.mark()
+        t_call = time.perf_counter()
+        core.patch_namespaced_pod("loop-b", work.ns, body, _preload_content=False)
+        t0 = time.perf_counter()
+        result.patch_times.append(t0 - t_call)
+        seen = watch.wait_for(want, mark, 10.0)
+        if seen is None:
+            result.timeouts += 1
+            watch.wait_for(want, mark, 30.0)
+        else:
+            result.samples.append(seen - t0)
+        time.sleep(rng.uniform(0.02, 0.12))
+    return result
+
+
+def deployment(name: str, replicas: int, services: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {
+                    "labels": {"app": name, LABEL: "true"},
+                    "annotations": {LABEL: annotation(*services), "bench/rev": "1"},
+                },
+                "spec": {
+                    "containers": [{"name": "app", "image": "registry.invalid/app:1"}],
+                    "tolerations": [{"operator": "Exists"}],
+                    "terminationGracePeriodSeconds": 0,
+                },
+            },
+        },
+    }
+
+
+def settled_ips(bed: Bed, ns: str, name: str, replicas: int, revision: str) -> frozenset[str] | None:
+    """The IPs of the Deployment's pods once exactly ``replicas`` of the
+    wanted revision run Ready and no other pod of it is left."""
+    items = bed.raw_list(ns, f"app={name}")
+    if len(items) != replicas:
+        return None
+    if not all(pod_ready(i) and i["metadata"]["annotations"].get("bench/rev") == revision for i in items):
+        return None
+    return frozenset(i["status"]["podIP"] for i in items)
+
+
+def rolling_update(bed: Bed, work: Workload, zk: KazooClient, loop: LoopProcess, scope: Scope, replicas: int) -> dict:
+    name = "bench-roll"
+    services = ("bench-roll-a", "bench-roll-b")
+    apps = bed.apps
+    apps.create_namespaced_deployment(work.ns, deployment(name, replicas, services), _preload_content=False)
+    started = time.perf_counter()
+    while (ips := settled_ips(bed, work.ns, name, replicas, "1")) is None:
+        if time.perf_counter() - started > 300:
+            raise RuntimeError("the rolling-update Deployment did not come up")
+        time.sleep(0.5)
+    watches = {s: NodeWatch(zk, f"{scope.zk_path}/{s}") for s in services}
+    for s, w in watches.items():
+        if w.wait_for(ips, 0, 60) is None:
+            raise RuntimeError(f"{s} never showed the Deployment's {replicas} pods")
+    time.sleep(1.0)
+    before = {s: zk.get(f"{scope.zk_path}/{s}")[1].version for s in services}
+    marks = {s: w.mark() for s, w in watches.items()}
+    counters = Counters.take(bed.env["ZK_HOSTS"])
+    batches = loop.metric("kube2zk_sync_duration_seconds_count", 'kind="incremental"')
+    log(f"  rolling update of {replicas} pods")
+    t0 = time.perf_counter()
+    patch = {"spec": {"template": {"metadata": {"annotations": {"bench/rev": "2"}}}}}
+    apps.patch_namespaced_deployment(name, work.ns, patch, _preload_content=False)
+    while (ips := settled_ips(bed, work.ns, name, replicas, "2")) is None:
+        if time.perf_counter() - t0 > 600:
+            raise RuntimeError("the rolling update did not finish in 600s")
+        time.sleep(0.25)
+    rollout = time.perf_counter() - t0
+    lag = {}
+    for s, w in watches.items():
+        seen = w.wait_for(ips, marks[s], 60)
+        if seen is None:
+            raise RuntimeError(f"{s} did not converge to the new pods")
+        lag[s] = seen - t0
+    time.sleep(2.0)
+    after = {s: zk.get(f"{scope.zk_path}/{s}")[1].version for s in services}
+    counters = Counters.take(bed.env["ZK_HOSTS"]) - counters
+    batches = loop.metric("kube2zk_sync_duration_seconds_count", 'kind="incremental"') - batches
+    min_sizes = {s: min(len(v or ()) for _, v, _ in w.seen[marks[s] :]) for s, w in watches.items()}
+    return {
+        "replicas": replicas,
+        "rollout_s": rollout,
+        "writes": {s: after[s] - before[s] for s in services},
+        "converged_s": lag,
+        "zk_write_requests": counters.writes,
+        "incremental_batches": batches,
+        "min_servers_seen": min_sizes,
+    }
