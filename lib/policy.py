@@ -76,7 +76,9 @@ def parse_policy(text: str, source: str = "policy") -> ClaimPolicy:
     default = doc.get("default", "allow")
     if default not in ("allow", "deny"):
         raise PolicyError(f"{source}: default must be 'allow' or 'deny', not {default!r}")
-    raw_rules = doc.get("rules") or []
+    raw_rules = doc.get("rules")
+    if raw_rules is None:
+        raw_rules = []
     if not isinstance(raw_rules, list):
         raise PolicyError(f"{source}: rules must be a list")
     rules = []

@@ -3,6 +3,7 @@ at a time, faults, shutdown, metrics and Events."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -198,3 +199,18 @@ def test_api_server_restart_later_changes_still_arrive(loop, cluster, zk, zk_roo
     eventually("change after the restart registered", lambda: converged(zk, zk_root, cluster), timeout=60)
     assert proc.proc.poll() is None
     assert Path(proc.log_path).exists()
+
+
+def test_loop_holds_a_mass_deletion_and_reports_it_in_a_metric(loop, cluster, zk: KazooClient, zk_root):
+    many = json.dumps([{"serviceName": f"svc-{i:02d}"} for i in range(12)])
+    proc = loop()
+    cluster.deploy("many", 1, many)
+    cluster.wait_ready("app=many", 1)
+    eventually(
+        "12 services", lambda: zk.exists(f"{zk_root}/rpc_v2") and len(zk.get_children(f"{zk_root}/rpc_v2")) == 12
+    )
+
+    cluster.delete("many")
+    eventually("deletions held", lambda: proc.metric("kube2zk_deletions_held") == 12.0)
+    assert len(zk.get_children(f"{zk_root}/rpc_v2")) == 12
+    assert "holding 12 deletions" in proc.log()

@@ -19,7 +19,7 @@ import pytest
 from conftest import REPO, free_port, read_node
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
-from kazoo.security import ACL, make_digest_acl
+from kazoo.security import ACL, OPEN_ACL_UNSAFE, make_digest_acl
 
 from lib.config import UsageError, load_config
 from lib.plan import compute_plan
@@ -209,13 +209,21 @@ def test_authenticated_sync_nodes_are_world_readable_but_only_the_writer_may_cha
             bob.create(f"{base}/fake-service", b"{}")
     finally:
         disconnect(bob)
-    # Nor a kube2zk run with the other credential, even one that wants the
-    # node gone (its namespace view has no pods).
+    # Nor a kube2zk run with the other credential: not when it would adopt the
+    # node (its own ownership records elsewhere see it as unowned) ...
+    alice.create(f"{zk_root}/bob-owner", b"", acl=OPEN_ACL_UNSAFE)
+    proc = job("--owner-root", f"{zk_root}/bob-owner", "--adopt", env={"KUBE2ZK_ZK_AUTH": BOB})
+    print(proc.returncode, proc.stderr)
+    assert_clean_failure(proc, 1, "NoAuthError")
+    assert zk.get(node) == (data, stat)
+    # ... nor when, sharing the writer's records, it wants the node gone (its
+    # namespace view has no pods left).
     cluster.delete("svc")
     cluster.wait_for("pods gone", lambda: not cluster.pods("app=svc"))
     proc = job("--lock-timeout", "2s", "--force-deletions", env={"KUBE2ZK_ZK_AUTH": BOB})
+    print(proc.returncode, proc.stderr)
     assert proc.returncode != 0, proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and "NoAuthError" in proc.stderr, proc.stderr
     assert zk.get(node) == (data, stat)
     # The writer itself still manages its nodes under that ACL.
     proc = job(env={"KUBE2ZK_ZK_AUTH": ALICE})
@@ -423,10 +431,16 @@ def test_job_syncs_over_tls(job, cluster, zk_root: str, tls_zk: TlsZooKeeper):
     plain.start(timeout=15)
     try:
         assert set(read_node(plain, f"{zk_root}/rpc_v2/sec-svc")["servers"]) == ips
-        # TLS and digest together: the ACL names the credential's identity.
+        # TLS and digest together: creator-all grants every identity of the
+        # writer, the digest user and the client certificate (ZooKeeper's x509
+        # provider). The plain reader sees the digest as alice:x.
         proc = job(*tls_args(tls_zk), "-zkpath", f"{zk_root}/rpc_auth", env={"KUBE2ZK_ZK_AUTH": ALICE})
         assert proc.returncode == 0, proc.stderr
-        assert ALICE_ALL in acl_set(plain.get_acls(f"{zk_root}/rpc_auth/sec-svc")[0])
+        assert acl_set(plain.get_acls(f"{zk_root}/rpc_auth/sec-svc")[0]) == {
+            (31, "digest", "alice:x"),
+            (31, "x509", "CN=client"),
+            WORLD_READ,
+        }
     finally:
         plain.stop()
         plain.close()
