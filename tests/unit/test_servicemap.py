@@ -174,3 +174,13 @@ def test_servers_are_exactly_the_ips_of_counted_pods_declaring_the_service(pods)
     assert len(state.problems) == sum(1 for p in pods if p.annotation in (None, "x")) + sum(
         1 for p in pods if p.annotation == declares("s2", "")
     )
+
+
+def test_ipv6_and_dual_stack_pods_register_their_primary_address():
+    from lib.nodedata import decode_servers, encode_node
+
+    v6_only = PodInfo("ns", "a", "Running", True, False, "fd00::2", '[{"serviceName": "svc"}]')
+    dual_v4_primary = PodInfo("ns", "b", "Running", True, False, "10.0.0.9", '[{"serviceName": "svc"}]')
+    state = build_desired([v6_only, dual_v4_primary])
+    assert state.services == {"svc": {"fd00::2", "10.0.0.9"}}
+    assert decode_servers(encode_node((), state.services["svc"])) == ["10.0.0.9", "fd00::2"]
