@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kazoo.client import KazooClient
 from kubernetes import client, config
 
@@ -344,3 +345,62 @@ def eventually(what: str, check: Callable[[], Any], timeout: float = 30, interva
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:g}s waiting for {what} (last: {last!r})")
+
+
+def kubeconfig_for_token(admin_kubeconfig: str, token: str, path: Path) -> str:
+    """A kubeconfig for the bed's API server that authenticates with ``token``."""
+    admin = yaml.safe_load(Path(admin_kubeconfig).read_text())
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "bed", "cluster": admin["clusters"][0]["cluster"]}],
+                "users": [{"name": "sa", "user": {"token": token}}],
+                "contexts": [{"name": "sa", "context": {"cluster": "bed", "user": "sa"}}],
+                "current-context": "sa",
+            }
+        )
+    )
+    return str(path)
+
+
+def service_account_token(core: client.CoreV1Api, namespace: str, name: str) -> str:
+    request = {"spec": {"audiences": [], "expirationSeconds": 3600}}
+    return core.create_namespaced_service_account_token(name, namespace, request).status.token
+
+
+def manifest_objects(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+@pytest.fixture
+def manifest_account(api, core, namespace, testbed_env, tmp_path) -> Iterator[Callable[[Path], str]]:
+    """Apply a manifest's ServiceAccount, ClusterRole and ClusterRoleBinding,
+    renamed into the test's namespace, and return a kubeconfig with that
+    account's token: tests then run with exactly the RBAC the manifest grants."""
+    rbac = client.RbacAuthorizationV1Api(api)
+    created: list[tuple[str, str]] = []
+
+    def apply(manifest: Path) -> str:
+        docs = {d["kind"]: d for d in manifest_objects(manifest)}
+        sa, role, binding = docs["ServiceAccount"], docs["ClusterRole"], docs["ClusterRoleBinding"]
+        sa["metadata"]["namespace"] = namespace
+        core.create_namespaced_service_account(namespace, sa)
+        role["metadata"]["name"] += f"-{namespace}"
+        binding["metadata"]["name"] += f"-{namespace}"
+        binding["roleRef"]["name"] = role["metadata"]["name"]
+        binding["subjects"][0]["namespace"] = namespace
+        rbac.create_cluster_role(role)
+        created.append(("role", role["metadata"]["name"]))
+        rbac.create_cluster_role_binding(binding)
+        created.append(("binding", binding["metadata"]["name"]))
+        token = service_account_token(core, namespace, sa["metadata"]["name"])
+        return kubeconfig_for_token(testbed_env["KUBECONFIG"], token, tmp_path / f"{manifest.stem}.kubeconfig")
+
+    yield apply
+    for kind, name in reversed(created):
+        if kind == "binding":
+            rbac.delete_cluster_role_binding(name)
+        else:
+            rbac.delete_cluster_role(name)

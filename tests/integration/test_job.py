@@ -6,12 +6,17 @@ from __future__ import annotations
 import json
 import socket
 import time
-from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
-from conftest import REPO, SEED_ANNOTATION, Cluster, read_node
+from conftest import (
+    REPO,
+    SEED_ANNOTATION,
+    Cluster,
+    kubeconfig_for_token,
+    manifest_objects,
+    read_node,
+    service_account_token,
+)
 from kazoo.client import KazooClient
 from kubernetes import client
 
@@ -332,29 +337,6 @@ def test_zookeeper_unreachable_fails_fast_with_exit_4(job, cluster):
     assert elapsed < 60  # bounded: the run ended on its own instead of hanging
 
 
-def kubeconfig_for_token(admin_kubeconfig: str, token: str, path: Path) -> str:
-    admin = yaml.safe_load(Path(admin_kubeconfig).read_text())
-    cluster = admin["clusters"][0]["cluster"]
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "bed", "cluster": cluster}],
-                "users": [{"name": "sa", "user": {"token": token}}],
-                "contexts": [{"name": "sa", "context": {"cluster": "bed", "user": "sa"}}],
-                "current-context": "sa",
-            }
-        )
-    )
-    return str(path)
-
-
-def service_account_token(core: client.CoreV1Api, namespace: str, name: str) -> str:
-    request = {"spec": {"audiences": [], "expirationSeconds": 3600}}
-    return core.create_namespaced_service_account_token(name, namespace, request).status.token
-
-
 def test_forbidden_list_exits_3_and_deletes_nothing(job, cluster, core, namespace, testbed_env, zk, zk_root, tmp_path):
     seed(cluster)
     assert job().returncode == 0
@@ -371,48 +353,28 @@ def test_forbidden_list_exits_3_and_deletes_nothing(job, cluster, core, namespac
     assert sorted(zk.get_children(f"{zk_root}/rpc_v2")) == before
 
 
-def manifest_objects(path: Path) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
-
-
-def test_cronjob_service_account_rbac_is_enough_for_a_run(
-    job, cluster, api, core, namespace, testbed_env, zk, zk_root, tmp_path
-):
-    """Apply cronjob.yaml's ServiceAccount and RBAC (renamed into the test's
-    namespace) and run the job with that account's token."""
+def test_cronjob_service_account_rbac_is_enough_for_a_run(job, cluster, core, namespace, manifest_account, zk, zk_root):
+    """cronjob.yaml's ServiceAccount and RBAC (renamed into the test's namespace)
+    are enough to list pods across namespaces and create Events."""
     seed(cluster)
-    rbac = client.RbacAuthorizationV1Api(api)
-    docs = {d["kind"]: d for d in manifest_objects(REPO / "cronjob.yaml")}
-    suffix = namespace
-    sa = docs["ServiceAccount"]
-    sa["metadata"]["namespace"] = namespace
-    core.create_namespaced_service_account(namespace, sa)
-    role = docs["ClusterRole"]
-    role["metadata"]["name"] += f"-{suffix}"
-    binding = docs["ClusterRoleBinding"]
-    binding["metadata"]["name"] += f"-{suffix}"
-    binding["roleRef"]["name"] = role["metadata"]["name"]
-    binding["subjects"][0]["namespace"] = namespace
-    rbac.create_cluster_role(role)
-    rbac.create_cluster_role_binding(binding)
-    try:
-        token = service_account_token(core, namespace, sa["metadata"]["name"])
-        kubeconfig = kubeconfig_for_token(testbed_env["KUBECONFIG"], token, tmp_path / "kubeconfig")
-        # RBAC changes take a moment to reach the authorizer's cache.
-        deadline = time.monotonic() + 30
-        while True:
-            proc = job("--kubeconfig", kubeconfig)
-            if proc.returncode != 3 or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        assert proc.returncode == 0, proc.stderr
-        assert sorted(zk.get_children(f"{zk_root}/rpc_v2")) == ["test-rpc-server-1", "test-rpc-server-2"]
-        # ... and also across all namespaces, which is the manifest's default.
-        proc = job("--kubeconfig", kubeconfig, "-namespace", "")
-        assert proc.returncode == 0, proc.stderr
-    finally:
-        rbac.delete_cluster_role_binding(binding["metadata"]["name"])
-        rbac.delete_cluster_role(role["metadata"]["name"])
+    cluster.deploy("broken", 1, "{not json")
+    cluster.wait_ready("app=broken", 1)
+    kubeconfig = manifest_account(REPO / "cronjob.yaml")
+    # RBAC changes take a moment to reach the authorizer's cache.
+    deadline = time.monotonic() + 30
+    while True:
+        proc = job("--kubeconfig", kubeconfig)
+        if proc.returncode != 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(zk.get_children(f"{zk_root}/rpc_v2")) == ["test-rpc-server-1", "test-rpc-server-2"]
+    assert "cannot create Events" not in proc.stderr
+    events = [e for e in core.list_namespaced_event(namespace).items if e.reason == "InvalidRPCServiceAnnotation"]
+    assert len(events) == 1
+    # ... and also across all namespaces, which is the manifest's default.
+    proc = job("--kubeconfig", kubeconfig, "-namespace", "")
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_seed_annotation_constant_matches_the_sample_manifest():

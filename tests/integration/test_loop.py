@@ -214,3 +214,31 @@ def test_loop_holds_a_mass_deletion_and_reports_it_in_a_metric(loop, cluster, zk
     eventually("deletions held", lambda: proc.metric("kube2zk_deletions_held") == 12.0)
     assert len(zk.get_children(f"{zk_root}/rpc_v2")) == 12
     assert "holding 12 deletions" in proc.log()
+
+
+def test_loop_runs_with_exactly_the_rbac_of_its_manifest(loop, cluster, core, namespace, manifest_account, zk, zk_root):
+    """k8s/kube2zk.yaml's account may list and watch pods and create Events."""
+    kubeconfig = manifest_account(REPO / "k8s" / "kube2zk.yaml")
+    proc = loop("--kubeconfig", kubeconfig, "-syncperiod", "2s")
+    cluster.deploy("svc", 2)
+    cluster.deploy("broken", 1, "[{}]")
+    cluster.wait_ready("app=svc", 2)
+    eventually("registered through the watch", lambda: converged(zk, zk_root, cluster, "app=svc"), timeout=60)
+    cluster.scale("svc", 3)
+    cluster.wait_ready("app=svc", 3)
+    eventually("watched change registered", lambda: converged(zk, zk_root, cluster, "app=svc"), timeout=60)
+    eventually(
+        "an Event on the broken pod",
+        lambda: [e for e in core.list_namespaced_event(namespace).items if e.reason == "InvalidRPCServiceAnnotation"],
+    )
+    assert "403" not in proc.log()
+
+
+def test_one_shot_run_gives_up_with_exit_5_while_a_loop_holds_the_lock(loop, job, zk_root):
+    proc = loop()
+    eventually("loop is leader", lambda: proc.metric("kube2zk_leader") == 1.0)
+
+    blocked = job("--lock-timeout", "1s")
+
+    assert blocked.returncode == 5, blocked.stderr
+    assert "holds the writer lock" in blocked.stderr

@@ -214,3 +214,42 @@ def test_rolling_update_replaces_pods(k8s_env, namespace):
     for pod in current:
         assert pod["metadata"]["annotations"]["testbed/revision"] == "2"
     assert len({p["status"]["podIP"] for p in current}) == 3
+
+
+def test_a_private_bed_comes_up_and_down_leaves_no_process(k8s_env, tmp_path):
+    """A second bed in its own state dir (the shared one keeps running): up
+    brings every component up, down stops every pid it recorded."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**k8s_env, "KUBE2ZK_TESTBED_STATE": str(tmp_path / "bed"), "TESTBED_NODES": "1"}
+    up = subprocess.run(["bash", str(repo / "testbed" / "up.sh")], env=env, capture_output=True, text=True, timeout=600)
+    try:
+        assert up.returncode == 0, up.stderr
+        state = tmp_path / "bed"
+        pids = {p.stem: int(p.read_text()) for p in (state / "pids").glob("*.pid")}
+        pids["zookeeper"] = int((state / "zk-main" / "pid").read_text())
+        assert set(pids) == {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "zookeeper"}
+        assert all(Path(f"/proc/{pid}").exists() for pid in pids.values())
+        bed_env = dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in (state / "env").read_text().splitlines()
+            if line.startswith("export ") and "PATH" not in line
+        )
+        nodes = kubectl({**env, "KUBECONFIG": bed_env["KUBECONFIG"].strip("'\"")}, "get", "nodes", "-o", "name")
+        assert nodes.strip() == "node/kwok-node-1"
+    finally:
+        down = subprocess.run(
+            ["bash", str(repo / "testbed" / "down.sh")], env=env, capture_output=True, text=True, timeout=120
+        )
+    assert down.returncode == 0, down.stderr
+
+    def alive(pid: int) -> bool:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return False
+        return "\nState:\tZ" not in status  # a zombie is stopped, just not yet reaped
+
+    assert [name for name, pid in pids.items() if alive(pid)] == []
+    assert not (tmp_path / "bed" / "env").exists()

@@ -209,19 +209,25 @@ def test_authenticated_sync_nodes_are_world_readable_but_only_the_writer_may_cha
             bob.create(f"{base}/fake-service", b"{}")
     finally:
         disconnect(bob)
-    # Nor a kube2zk run with the other credential: not when it would adopt the
-    # node (its own ownership records elsewhere see it as unowned) ...
+    # Nor a kube2zk run with the other credential: not when it would adopt and
+    # rewrite the node (its own ownership records elsewhere see it as unowned) ...
     alice.create(f"{zk_root}/bob-owner", b"", acl=OPEN_ACL_UNSAFE)
-    proc = job("--owner-root", f"{zk_root}/bob-owner", "--adopt", env={"KUBE2ZK_ZK_AUTH": BOB})
-    print(proc.returncode, proc.stderr)
+    proc = job(
+        "--owner-root",
+        f"{zk_root}/bob-owner",
+        "--adopt",
+        "--node-config",
+        '["keepalive 1"]',
+        env={"KUBE2ZK_ZK_AUTH": BOB},
+    )
     assert_clean_failure(proc, 1, "NoAuthError")
     assert zk.get(node) == (data, stat)
+    assert zk.get_children(f"{zk_root}/bob-owner/owners/default/{quote(base, safe='')}") == []
     # ... nor when, sharing the writer's records, it wants the node gone (its
     # namespace view has no pods left).
     cluster.delete("svc")
     cluster.wait_for("pods gone", lambda: not cluster.pods("app=svc"))
     proc = job("--lock-timeout", "2s", "--force-deletions", env={"KUBE2ZK_ZK_AUTH": BOB})
-    print(proc.returncode, proc.stderr)
     assert proc.returncode != 0, proc.stderr
     assert "Traceback" not in proc.stderr and "NoAuthError" in proc.stderr, proc.stderr
     assert zk.get(node) == (data, stat)
@@ -446,7 +452,7 @@ def test_job_syncs_over_tls(job, cluster, zk_root: str, tls_zk: TlsZooKeeper):
         plain.close()
     # The secure port really is TLS: a plain client gets nowhere.
     proc = job("-zkservers", f"localhost:{tls_zk.secure_port}", "--zk-timeout", "3s")
-    assert_clean_failure(proc, 4, "cannot reach ZooKeeper")
+    assert_clean_failure(proc, 4, "cannot reach ZooKeeper", "--zk-tls")
 
 
 @pytest.mark.parametrize(
