@@ -65,14 +65,14 @@ class Registry:
     ``fence``, when set, is the path of the writer lock's node; every
     transaction first checks that it still exists, so a writer that was paused
     and lost its lock cannot write at all, not just not over newer data.
+    Nodes get the client's default ACL (``lib.zk.node_acl``).
     """
 
-    def __init__(self, zk: KazooClient, zk_path: str, owner_root: str, owner_id: str, acl: list | None = None):
+    def __init__(self, zk: KazooClient, zk_path: str, owner_root: str, owner_id: str):
         self.zk = zk
         self.zk_path = zk_path
         self.owner_id = owner_id
         self.owners_root = f"{owner_root}/owners"
-        self.acl = acl
         self.fence: str | None = None
 
     # -- paths -------------------------------------------------------------
@@ -104,6 +104,10 @@ class Registry:
                 continue
             for name in names:
                 claimants.setdefault(name, []).append(owner)
+        return self._resolve(claimants)
+
+    def _resolve(self, claimants: dict[str, list[str]]) -> dict[str, str]:
+        """One owner per name: ours when we are among the claimants."""
         result: dict[str, str] = {}
         for name, who in claimants.items():
             result[name] = self.owner_id if self.owner_id in who else who[0]
@@ -114,51 +118,48 @@ class Registry:
         return result
 
     def read(self, wanted: Iterable[str]) -> Current:
-        """The nodes a plan needs: those desired and those we own.
-
-        Reads are pipelined (all requests sent, then all answers collected):
-        one round trip per node would dominate a sync of thousands.
-        """
+        """The nodes a plan needs: those desired and those we own."""
         present = set(self._children(self.zk_path))
         owners = self.read_owners()
         ours = {name for name, owner in owners.items() if owner == self.owner_id}
         names = sorted(present & (set(wanted) | ours))
-        pending = [(name, self.zk.get_async(self.node_path(name))) for name in names]
-        nodes: dict[str, NodeState] = {}
-        for name, async_result in pending:
-            try:
-                data, stat = async_result.get()
-            except NoNodeError:
-                continue
-            nodes[name] = NodeState(data or b"", stat.version)
-        return Current(nodes=nodes, owners=owners)
+        return Current(nodes=self._collect(self._send_gets(names)), owners=owners)
 
     def read_names(self, names: Iterable[str]) -> Current:
         """Fresh state of some services only: an incremental sync, or
         re-planning after a conflict. Pipelined like ``read``."""
         names = sorted(set(names))
         owners = sorted(set(self._children(self.owners_root)) | {self.owner_id})
-        node_reads = [(n, self.zk.get_async(self.node_path(n))) for n in names]
+        node_reads = self._send_gets(names)
         claim_reads = [(n, o, self.zk.exists_async(f"{self.claims_dir(o)}/{n}")) for n in names for o in owners]
-        nodes: dict[str, NodeState] = {}
-        for name, async_result in node_reads:
-            try:
-                data, stat = async_result.get()
-            except NoNodeError:
-                continue
-            nodes[name] = NodeState(data or b"", stat.version)
+        nodes = self._collect(node_reads)
         claimants: dict[str, list[str]] = {}
         for name, owner, async_result in claim_reads:
             if async_result.get() is not None:
                 claimants.setdefault(name, []).append(owner)
-        claimed = {n: self.owner_id if self.owner_id in who else who[0] for n, who in claimants.items()}
-        return Current(nodes=nodes, owners=claimed)
+        return Current(nodes=nodes, owners=self._resolve(claimants))
+
+    def _send_gets(self, names: Iterable[str]) -> list[tuple[str, IAsyncResult]]:
+        """Send every read before waiting for any: one round trip per node
+        would dominate a sync of thousands."""
+        return [(name, self.zk.get_async(self.node_path(name))) for name in names]
+
+    @staticmethod
+    def _collect(pending: list[tuple[str, IAsyncResult]]) -> dict[str, NodeState]:
+        nodes: dict[str, NodeState] = {}
+        for name, async_result in pending:
+            try:
+                data, stat = async_result.get()
+            except NoNodeError:  # deleted since it was listed
+                continue
+            nodes[name] = NodeState(data or b"", stat.version)
+        return nodes
 
     # -- writing -----------------------------------------------------------
     def _ops(self, t: TransactionRequest, change: Change) -> None:
         node, claim = self.node_path(change.service), self.claim_path(change.service)
         if change.action is Action.CREATE:
-            t.create(node, change.new, acl=self.acl)
+            t.create(node, change.new)
         elif change.action in (Action.UPDATE, Action.ADOPT):
             if change.old == change.new:
                 t.check(node, change.version)
@@ -168,7 +169,7 @@ class Registry:
             t.delete(node, version=change.version)
         if change.claim:
             if change.action in (Action.CREATE, Action.ADOPT):
-                t.create(claim, b"", acl=self.acl)
+                t.create(claim, b"")
             else:
                 t.delete(claim)
 
@@ -202,8 +203,8 @@ class Registry:
 
     def prepare(self) -> None:
         """Create the base path and our record folder when missing."""
-        self.zk.ensure_path(self.zk_path, acl=self.acl)
-        self.zk.ensure_path(self.claims_dir(), acl=self.acl)
+        self.zk.ensure_path(self.zk_path)
+        self.zk.ensure_path(self.claims_dir())
 
     def apply(self, changes: list[Change], desired: Mapping[str, bytes]) -> ApplyResult:
         """Write ``changes`` in pipelined, chunked transactions.

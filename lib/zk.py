@@ -8,6 +8,7 @@ digest credential never reaches a log line or an error message.
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 import time
 from typing import Any
@@ -121,12 +122,13 @@ def _ssl_reason(exc: BaseException) -> str:
 def _failure_hint(error: str | None, tls: bool) -> str:
     if not error:
         return "no answer"
+    error = re.sub(r" \(_ssl\.c:\d+\)", "", error.removeprefix("socket connection error: "))
     if "CERTIFICATE_VERIFY_FAILED" in error:
         return f"TLS: the server's certificate was rejected ({error}); check --zk-ca-file and the server name"
     if "SSL" in error or "TLS" in error:
         return f"TLS handshake failed ({error}); check the TLS port and --zk-cert-file/--zk-key-file"
-    if tls and ("EOF" in error or "reset" in error.lower()):
-        return f"{error}; is this a TLS port?"
+    if not tls and "connection broken" in error:
+        return f"{error}; if this is a TLS port, connect with --zk-tls or --zk-ca-file"
     return error
 
 
@@ -137,15 +139,17 @@ def _create_chroot(zk: KazooClient, acl: list[ACL]) -> None:
     with the prefix switched off, before the client is handed to anyone.
     """
     chroot = zk.chroot
-    if not chroot or zk.exists("/") is not None:
+    if not chroot:
         return
-    zk.chroot = ""
     try:
+        if zk.exists("/") is not None:
+            return
+        zk.chroot = ""
         zk.ensure_path(chroot, acl=acl)
     except NoAuthError:
         raise RegistryError(f"chroot {chroot} does not exist and this client may not create it") from None
     except KazooException as exc:
-        raise RegistryError(f"chroot {chroot} does not exist and cannot be created: {type(exc).__name__}") from None
+        raise RegistryError(f"chroot {chroot}: cannot check or create it: {type(exc).__name__}") from None
     finally:
         zk.chroot = chroot
     log.info("created the chroot %s", chroot)

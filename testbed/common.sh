@@ -14,6 +14,20 @@ STAGES_FILE="$CACHE_ROOT/$BUILD_KEY/kwok-stages.yaml"
 
 # Runtime state of a running bed (git-ignored).
 STATE_DIR="${KUBE2ZK_TESTBED_STATE:-$REPO_DIR/.testbed}"
+PID_DIR="$STATE_DIR/pids"
 
 log() { printf '[testbed] %s\n' "$*" >&2; }
 die() { printf '[testbed] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# pid_of NAME: the pid recorded in $PID_DIR/NAME.pid if that process is alive
+# and is NAME (a recycled pid belonging to another program is left alone).
+pid_of() {
+  local pid state argv0
+  pid=$(cat "$PID_DIR/$1.pid" 2>/dev/null) || return 1
+  case "$pid" in '' | *[!0-9]*) return 1 ;; esac
+  state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null) || return 1
+  case "$state" in '' | Z | X) return 1 ;; esac
+  argv0=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1) || return 1
+  [ "${argv0##*/}" = "$1" ] || return 1
+  echo "$pid"
+}

@@ -11,7 +11,6 @@ set -euo pipefail
 
 K8S_DIR="$STATE_DIR/k8s"
 LOG_DIR="$STATE_DIR/logs"
-PID_DIR="$STATE_DIR/pids"
 COMPONENTS=(kwok kube-scheduler kube-controller-manager kube-apiserver etcd)
 
 [ -d "$STATE_DIR" ] || exit 0
@@ -20,18 +19,6 @@ if [ -z "${_KUBE2ZK_K8S_LOCK_HELD:-}" ]; then  # set when k8s-up.sh (holding the
   flock 9
 fi
 
-# pid_of NAME: the recorded pid of NAME if that process is alive and is NAME
-# (a recycled pid belonging to another program is left alone).
-pid_of() {
-  local pid state argv0
-  pid=$(cat "$PID_DIR/$1.pid" 2>/dev/null) || return 1
-  case "$pid" in '' | *[!0-9]*) return 1 ;; esac
-  state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null) || return 1
-  case "$state" in '' | Z | X) return 1 ;; esac
-  argv0=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1) || return 1
-  [ "${argv0##*/}" = "$1" ] || return 1
-  echo "$pid"
-}
 
 alive() {  # alive NAME...: those still running, as "name:pid" words
   local c pid

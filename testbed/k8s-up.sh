@@ -18,7 +18,6 @@ PKI_DIR="$K8S_DIR/pki"
 PORTS_FILE="$K8S_DIR/ports.env"
 COMPONENT_KUBECONFIG="$K8S_DIR/components.kubeconfig"
 LOG_DIR="$STATE_DIR/logs"
-PID_DIR="$STATE_DIR/pids"
 ENV_FILE="$STATE_DIR/k8s.env"
 ADMIN_KUBECONFIG="$STATE_DIR/kubeconfig"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
@@ -52,17 +51,6 @@ export _KUBE2ZK_K8S_LOCK_HELD=1
 
 kubectl() { "$BIN_DIR/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
 
-# pid_of NAME: the recorded pid of NAME if that process is alive and is NAME.
-pid_of() {
-  local pid state argv0
-  pid=$(cat "$PID_DIR/$1.pid" 2>/dev/null) || return 1
-  case "$pid" in '' | *[!0-9]*) return 1 ;; esac
-  state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null) || return 1
-  case "$state" in '' | Z | X) return 1 ;; esac
-  argv0=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1) || return 1
-  [ "${argv0##*/}" = "$1" ] || return 1
-  echo "$pid"
-}
 
 api_curl() {  # api_curl PATH: GET PATH from the API server as admin
   curl -fsS --max-time 5 --cacert "$PKI_DIR/ca.crt" --cert "$PKI_DIR/admin.crt" \

@@ -107,7 +107,31 @@ def zk_root(zk: KazooClient) -> Iterator[str]:
 
 
 @pytest.fixture
-def job(testbed_env: dict[str, str], zk_root: str, namespace: str) -> Callable[..., subprocess.CompletedProcess[str]]:
+def scoped(
+    testbed_env: dict[str, str], zk_root: str, namespace: str
+) -> Callable[..., tuple[list[str], dict[str, str]]]:
+    """The flags that scope a kube2zk run to the test's namespace and paths,
+    and its environment (the bed's, without any KUBE2ZK_ variable)."""
+
+    def make(zk_hosts: str | None = None) -> tuple[list[str], dict[str, str]]:
+        env = {k: v for k, v in testbed_env.items() if not k.startswith("KUBE2ZK_")}
+        flags = [
+            "-namespace",
+            namespace,
+            "-zkservers",
+            zk_hosts or testbed_env["ZK_HOSTS"],
+            "-zkpath",
+            f"{zk_root}/rpc_v2",
+            "--owner-root",
+            f"{zk_root}/kube2zk",
+        ]
+        return flags, env
+
+    return make
+
+
+@pytest.fixture
+def job(scoped: Callable[..., tuple[list[str], dict[str, str]]]) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run kube2zk_job.py against the bed, scoped to the test's namespace and paths.
 
     Keyword ``env`` adds or overrides variables; ``defaults=False`` passes none
@@ -117,24 +141,10 @@ def job(testbed_env: dict[str, str], zk_root: str, namespace: str) -> Callable[.
     def run(
         *args: str, env: dict[str, str] | None = None, defaults: bool = True, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
-        full_env = {k: v for k, v in testbed_env.items() if not k.startswith("KUBE2ZK_")}
+        flags, full_env = scoped()
         full_env.update(env or {})
-        scoped = (
-            [
-                "-namespace",
-                namespace,
-                "-zkservers",
-                testbed_env["ZK_HOSTS"],
-                "-zkpath",
-                f"{zk_root}/rpc_v2",
-                "--owner-root",
-                f"{zk_root}/kube2zk",
-            ]
-            if defaults
-            else []
-        )
         return subprocess.run(
-            [sys.executable, str(JOB), *scoped, *args],
+            [sys.executable, str(JOB), *(flags if defaults else []), *args],
             env=full_env,
             capture_output=True,
             text=True,
@@ -309,30 +319,30 @@ class LoopProcess:
 
 @pytest.fixture
 def loop(
-    testbed_env: dict[str, str], zk_root: str, namespace: str, tmp_path: Path
+    scoped: Callable[..., tuple[list[str], dict[str, str]]], tmp_path: Path
 ) -> Iterator[Callable[..., LoopProcess]]:
     """Start --loop processes scoped to the test; all are stopped afterwards."""
     started: list[LoopProcess] = []
 
     def start(*args: str, zk_hosts: str | None = None) -> LoopProcess:
-        env = {k: v for k, v in testbed_env.items() if not k.startswith("KUBE2ZK_")}
-        scoped = [
-            "-namespace",
-            namespace,
-            "-zkservers",
-            zk_hosts or testbed_env["ZK_HOSTS"],
-            "-zkpath",
-            f"{zk_root}/rpc_v2",
-            "--owner-root",
-            f"{zk_root}/kube2zk",
-        ]
-        proc = LoopProcess([*scoped, *args], env, tmp_path / f"loop-{len(started)}.log")
+        flags, env = scoped(zk_hosts)
+        proc = LoopProcess([*flags, *args], env, tmp_path / f"loop-{len(started)}.log")
         started.append(proc)
         return proc
 
     yield start
     for proc in started:
         proc.stop()
+
+
+def zookeeper(command: str, name: str, *args: str) -> None:
+    """Drive a ZooKeeper instance of the test's own (testbed/zookeeper.sh)."""
+    subprocess.run(
+        ["bash", str(REPO / "testbed" / "zookeeper.sh"), command, name, *args],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def eventually(what: str, check: Callable[[], Any], timeout: float = 30, interval: float = 0.1) -> Any:

@@ -9,7 +9,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from conftest import REPO, Cluster, LoopProcess, eventually, free_port, read_node
+from conftest import REPO, Cluster, LoopProcess, eventually, free_port, read_node, zookeeper
 from kazoo.client import KazooClient
 from kubernetes import client
 
@@ -63,15 +63,6 @@ def test_full_sync_repairs_nodes_deleted_or_edited_by_others(loop, cluster, zk: 
 
     eventually("deleted node restored", lambda: converged(zk, zk_root, cluster), timeout=20)
     eventually("edited node repaired", lambda: converged(zk, zk_root, cluster, service="test-rpc-server-2"), timeout=20)
-
-
-def zookeeper(command: str, name: str, *args: str) -> None:
-    subprocess.run(
-        ["bash", str(REPO / "testbed" / "zookeeper.sh"), command, name, *args],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
 
 
 def test_zookeeper_outage_reports_not_ready_and_converges_after_restart(loop, cluster, zk_root, testbed_env):

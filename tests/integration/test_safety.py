@@ -14,7 +14,7 @@ import uuid
 from urllib.parse import quote
 
 import pytest
-from conftest import JOB, REPO, eventually, free_port
+from conftest import JOB, REPO, eventually, free_port, zookeeper
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kazoo.client import KazooClient
@@ -150,22 +150,16 @@ def test_malformed_claim_policy_is_a_usage_error(job, tmp_path):
 # -- crashes and restarts in the middle of a run --------------------------------------
 
 
-def popen_job(testbed_env, namespace, zk_root, *args: str, zk_hosts: str | None = None) -> subprocess.Popen[str]:
-    env = {k: v for k, v in testbed_env.items() if not k.startswith("KUBE2ZK_")}
-    argv = [
-        sys.executable,
-        str(JOB),
-        "-namespace",
-        namespace,
-        "-zkservers",
-        zk_hosts or testbed_env["ZK_HOSTS"],
-        "-zkpath",
-        f"{zk_root}/rpc_v2",
-        "--owner-root",
-        f"{zk_root}/kube2zk",
-        *args,
-    ]
-    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+def popen_job(scoped, *args: str, zk_hosts: str | None = None) -> subprocess.Popen[str]:
+    flags, env = scoped(zk_hosts)
+    return subprocess.Popen(
+        [sys.executable, str(JOB), *flags, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
 
 
 def assert_whole(zk: KazooClient, zk_root: str, expected: bytes) -> set[str]:
@@ -180,7 +174,7 @@ def assert_whole(zk: KazooClient, zk_root: str, expected: bytes) -> set[str]:
 
 
 def test_sigkill_in_the_middle_of_a_large_run_leaves_nodes_whole_and_a_rerun_converges(
-    job, cluster, testbed_env, namespace, zk: KazooClient, zk_root
+    job, cluster, scoped, zk: KazooClient, zk_root
 ):
     count = 4000
     cluster.deploy("many", 1, services(count))
@@ -188,7 +182,7 @@ def test_sigkill_in_the_middle_of_a_large_run_leaves_nodes_whole_and_a_rerun_con
     expected = encode_node(DEFAULT_CONFIG, ips)
     base = f"{zk_root}/rpc_v2"
 
-    proc = popen_job(testbed_env, namespace, zk_root)
+    proc = popen_job(scoped)
     seen = 0
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
@@ -204,18 +198,7 @@ def test_sigkill_in_the_middle_of_a_large_run_leaves_nodes_whole_and_a_rerun_con
     assert len(assert_whole(zk, zk_root, expected)) == count
 
 
-def zookeeper(command: str, name: str, *args: str) -> None:
-    subprocess.run(
-        ["bash", str(REPO / "testbed" / "zookeeper.sh"), command, name, *args],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-
-def test_zookeeper_restart_in_the_middle_of_a_run_then_the_rerun_converges(
-    job, cluster, testbed_env, namespace, zk_root
-):
+def test_zookeeper_restart_in_the_middle_of_a_run_then_the_rerun_converges(job, cluster, scoped, zk_root):
     count = 4000
     cluster.deploy("many", 1, services(count))
     ips = cluster.wait_ready("app=many", 1)
@@ -225,7 +208,7 @@ def test_zookeeper_restart_in_the_middle_of_a_run_then_the_rerun_converges(
     try:
         own = KazooClient(hosts=f"127.0.0.1:{port}")
         own.start(timeout=15)
-        proc = popen_job(testbed_env, namespace, zk_root, "--zk-timeout", "4s", zk_hosts=f"127.0.0.1:{port}")
+        proc = popen_job(scoped, "--zk-timeout", "4s", zk_hosts=f"127.0.0.1:{port}")
         eventually(
             "the run to reach ZooKeeper",
             lambda: own.exists(f"{zk_root}/kube2zk") or proc.poll() is not None,

@@ -533,3 +533,19 @@ def test_chroot_in_the_connect_string(job, cluster, zk: KazooClient, zk_hosts: s
     proc = job(*inside)
     assert proc.returncode == 0, proc.stderr
     assert "unchanged 1" in proc.stderr
+
+
+def test_missing_chroot_is_created_with_the_node_acl_or_refused_cleanly(
+    alice: KazooClient, zk_hosts: str, zk_root: str, cleanup
+):
+    writer = connect(f"{zk_hosts}{zk_root}/chroot", 10, auth=ALICE)
+    try:
+        writer.ensure_path("/rpc_v2")
+    finally:
+        disconnect(writer)
+    for path in (zk_root, f"{zk_root}/chroot", f"{zk_root}/chroot/rpc_v2"):
+        assert acl_set(alice.get_acls(path)[0]) == {ALICE_ALL, WORLD_READ}, path
+    # Without the credential nothing may be created under alice's tree.
+    with pytest.raises(RegistryError, match=f"chroot {zk_root}/chroot/inner does not exist and this client may not"):
+        connect(f"{zk_hosts}{zk_root}/chroot/inner", 10)
+    assert alice.exists(f"{zk_root}/chroot/inner") is None
