@@ -1,0 +1,57 @@
+"""A list that fails midway must stop the run before ZooKeeper is touched."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from lib.config import load_config
+from lib.controller import sync_once
+from lib.source import PodSource, SourceError
+
+
+def raw_page(names: list[str], token: str | None) -> SimpleNamespace:
+    items = [
+        {
+            "metadata": {
+                "namespace": "ns",
+                "name": n,
+                "labels": {"rpc-service": "true"},
+                "annotations": {"rpc-service": '[{"serviceName": "svc"}]'},
+            },
+            "status": {"phase": "Running", "podIP": "10.0.0.1", "conditions": [{"type": "Ready", "status": "True"}]},
+        }
+        for n in names
+    ]
+    return SimpleNamespace(data=json.dumps({"metadata": {"continue": token, "resourceVersion": "7"}, "items": items}))
+
+
+class FailingSecondPage:
+    """Answers the first page, then fails like an API server going away."""
+
+    def __init__(self) -> None:
+        self.calls: list[str | None] = []
+
+    def list_pod_for_all_namespaces(self, **kwargs: object) -> SimpleNamespace:
+        self.calls.append(kwargs.get("_continue"))  # type: ignore[arg-type]
+        if len(self.calls) == 1:
+            return raw_page(["a", "b"], "next-page")
+        raise ApiException(status=500, reason="Internal Server Error")
+
+
+class RegistryThatMustNotBeUsed:
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"the registry was used ({name}) after a failed list")
+
+
+def test_a_list_failing_on_its_second_page_raises_before_any_registry_access():
+    source = PodSource.__new__(PodSource)
+    source.core, source.namespace, source.page_size, source.timeout = FailingSecondPage(), "", 2, 5.0
+    cfg = load_config([], {})
+
+    with pytest.raises(SourceError, match="HTTP 500"):
+        sync_once(cfg, source, RegistryThatMustNotBeUsed())  # type: ignore[arg-type]
+    assert source.core.calls == [None, "next-page"]
