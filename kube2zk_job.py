@@ -38,7 +38,7 @@ from lib.nodedata import decode_servers
 from lib.registry import LeadershipLost, Registry
 from lib.servicemap import build_desired
 from lib.source import PodSource, SourceError
-from lib.zk import RegistryError, connect_config, disconnect
+from lib.zk import RegistryError, RegistrySetupError, connect_config, disconnect
 
 log = logging.getLogger("kube2zk")
 
@@ -129,6 +129,8 @@ def run_loop(cfg: Config, api: client.ApiClient, source: PodSource) -> ExitCode:
         try:
             zk = connect_config(cfg)
             break
+        except RegistrySetupError:
+            raise
         except RegistryError as exc:
             log.warning("%s; retrying", exc)
             health.beat()

@@ -467,7 +467,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     for opt in OPTIONS:
         names = [f"-{opt.flag}", f"--{opt.flag}"]
-        help_text = f"{opt.help} (env {opt.env}; default {opt.default!r})"
+        # argparse %-formats help texts: a literal % (as in 5,10%) must be doubled.
+        help_text = f"{opt.help} (env {opt.env}; default {opt.default!r})".replace("%", "%%")
         if opt.is_bool:
             parser.add_argument(
                 *names, dest=opt.dest, nargs="?", const="true", default=None, metavar="BOOL", help=help_text
@@ -525,6 +526,10 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -
             raise UsageError(f"flag -{opt.replace('_', '-')}: no such file {values[opt]!r}")
     if values["zk_ca_file"] or values["zk_cert_file"]:
         values["zk_tls"] = True
+    if values["zk_acl"] in ("creator-all", "creator-all+world-read") and values["zk_auth"] is None:
+        raise UsageError(
+            f"flag -zk-acl: {values['zk_acl']} needs a ZooKeeper credential (KUBE2ZK_ZK_AUTH or -zk-auth-file)"
+        )
     return Config(**values)
 
 

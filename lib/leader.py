@@ -15,8 +15,10 @@ import threading
 import time
 
 from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import KazooException, LockTimeout
+from kazoo.exceptions import KazooException, LockTimeout, NoAuthError
 from kazoo.recipe.lock import Lock
+
+from lib.zk import RegistrySetupError
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,11 @@ class Leadership:
                     holders = self._holders()
                     log.info("waiting for the writer lock %s (held by %s)", self.path, ", ".join(holders) or "?")
                     logged = True
+            except NoAuthError:
+                raise RegistrySetupError(
+                    f"not allowed to create the writer lock under {self.path}: the ZooKeeper credential lacks "
+                    "permission on --owner-root (created by another credential?)"
+                ) from None
             except KazooException as exc:
                 log.warning("waiting for the writer lock: %s", type(exc).__name__)
                 self.lock = Lock(self.zk, self.path, self.identifier)

@@ -30,6 +30,11 @@ class RegistryError(Exception):
     """ZooKeeper could not be reached or failed as a whole."""
 
 
+class RegistrySetupError(RegistryError):
+    """A configuration or permission problem (credential, ACL, TLS files):
+    retrying will not fix it, so --loop gives up too."""
+
+
 def node_acl(mode: str, authenticated: bool) -> list[ACL]:
     """The ACL of every node kube2zk creates.
 
@@ -38,13 +43,13 @@ def node_acl(mode: str, authenticated: bool) -> list[ACL]:
     without a credential only the original's world-open ACL can work.
     """
     if mode not in ACL_MODES:
-        raise RegistryError(f"unknown ZooKeeper ACL mode {mode!r} (one of {', '.join(ACL_MODES)})")
+        raise RegistrySetupError(f"unknown ZooKeeper ACL mode {mode!r} (one of {', '.join(ACL_MODES)})")
     if mode == "auto":
         mode = "creator-all+world-read" if authenticated else "open"
     if mode == "open":
         return list(OPEN_ACL_UNSAFE)
     if not authenticated:
-        raise RegistryError(f"ACL {mode!r} needs a ZooKeeper credential (KUBE2ZK_ZK_AUTH or --zk-auth-file)")
+        raise RegistrySetupError(f"ACL {mode!r} needs a ZooKeeper credential (KUBE2ZK_ZK_AUTH or --zk-auth-file)")
     if mode == "creator-all":
         return list(CREATOR_ALL_ACL)
     return list(CREATOR_ALL_ACL) + list(READ_ACL_UNSAFE)
@@ -102,14 +107,18 @@ def _check_tls_files(ca_file: str, cert_file: str, key_file: str) -> None:
         try:
             context.load_verify_locations(cafile=ca_file)
         except (ssl.SSLError, OSError, ValueError) as exc:
-            raise RegistryError(f"--zk-ca-file {ca_file}: not a usable PEM CA bundle: {_ssl_reason(exc)}") from None
+            raise RegistrySetupError(
+                f"--zk-ca-file {ca_file}: not a usable PEM CA bundle: {_ssl_reason(exc)}"
+            ) from None
     if cert_file:
         try:
             context.load_cert_chain(certfile=cert_file, keyfile=key_file or None, password=_no_password)
         except _EncryptedKey:
-            raise RegistryError(f"--zk-key-file {key_file or cert_file}: encrypted keys are not supported") from None
+            raise RegistrySetupError(
+                f"--zk-key-file {key_file or cert_file}: encrypted keys are not supported"
+            ) from None
         except (ssl.SSLError, OSError, ValueError) as exc:
-            raise RegistryError(
+            raise RegistrySetupError(
                 f"--zk-cert-file {cert_file} / --zk-key-file {key_file}: not a usable PEM certificate and "
                 f"matching key: {_ssl_reason(exc)}"
             ) from None
@@ -147,7 +156,7 @@ def _create_chroot(zk: KazooClient, acl: list[ACL]) -> None:
         zk.chroot = ""
         zk.ensure_path(chroot, acl=acl)
     except NoAuthError:
-        raise RegistryError(f"chroot {chroot} does not exist and this client may not create it") from None
+        raise RegistrySetupError(f"chroot {chroot} does not exist and this client may not create it") from None
     except KazooException as exc:
         raise RegistryError(f"chroot {chroot}: cannot check or create it: {type(exc).__name__}") from None
     finally:
@@ -213,7 +222,7 @@ def connect(
         auth_failed = zk.client_state == KeeperState.AUTH_FAILED
         disconnect(zk)
         if auth_failed:
-            raise RegistryError(f"ZooKeeper at {hosts} rejected the credential (AUTH_FAILED)")
+            raise RegistrySetupError(f"ZooKeeper at {hosts} rejected the credential (AUTH_FAILED)")
         reason = _failure_hint(kazoo_log.last_error, tls)
         raise RegistryError(f"cannot reach ZooKeeper at {hosts} within {timeout:g}s: {reason}")
     if create_chroot:

@@ -24,6 +24,8 @@ ruok() {  # ruok PORT: the four-letter health check, with bash's own TCP client
   [ "$reply" = imok ]
 }
 
+listening() { timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null; }
+
 alive() { [ -s "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; }
 
 halt() {
@@ -52,8 +54,12 @@ launch() {
   setsid java -Xmx512m -cp "$cp" "${opts[@]}" -Dzookeeper.jmx.log4j.disable=true \
     org.apache.zookeeper.server.ZooKeeperServerMain "$dir/zoo.cfg" >>"$dir/zookeeper.log" 2>&1 </dev/null &
   echo $! >"$dir/pid"
+  # The TLS port is bound after the plain one: wait for both.
+  local secure; secure=$(sed -n 's/^secureClientPort=//p' "$dir/zoo.cfg")
   for _ in $(seq 1 120); do
-    ruok "$port" && { log "zookeeper $name up on 127.0.0.1:$port"; exit 0; }
+    if ruok "$port" && { [ -z "$secure" ] || listening "$secure"; }; then
+      log "zookeeper $name up on 127.0.0.1:$port${secure:+ (TLS on $secure)}"; exit 0
+    fi
     alive || break
     sleep 0.25
   done
