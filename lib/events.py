@@ -13,10 +13,12 @@ import hashlib
 import logging
 import socket
 from collections.abc import Iterable
+from urllib.parse import quote
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from lib.kube import KubeApi
 from lib.model import Problem
 
 log = logging.getLogger(__name__)
@@ -27,7 +29,7 @@ REASON_DENIED = "ServiceClaimDenied"
 
 class EventRecorder:
     def __init__(self, api: client.ApiClient | None, enabled: bool = True):
-        self.core = client.CoreV1Api(api) if api is not None and enabled else None
+        self.kube = KubeApi(api) if api is not None and enabled else None
         self.sent: set[str] = set()
         self.instance = socket.gethostname()
         self._forbidden_logged = False
@@ -35,7 +37,7 @@ class EventRecorder:
     def problems(self, problems: Iterable[Problem]) -> None:
         """One Warning Event per pod, annotation text and kind (invalid
         entries, refused claims), naming every reason."""
-        if self.core is None:
+        if self.kube is None:
             return
         by_pod: dict[tuple[str, bool], list[Problem]] = {}
         for problem in problems:
@@ -54,7 +56,7 @@ class EventRecorder:
             self.sent.add(name)
 
     def _create(self, namespace: str, name: str, pod: str, uid: str, reason: str, message: str) -> None:
-        assert self.core is not None
+        assert self.kube is not None
         now = datetime.datetime.now(datetime.UTC)
         body = {
             "apiVersion": "v1",
@@ -72,7 +74,9 @@ class EventRecorder:
             "count": 1,
         }
         try:
-            self.core.create_namespaced_event(namespace, body, _request_timeout=10)
+            self.kube.request(
+                "POST", f"/api/v1/namespaces/{quote(namespace, safe='')}/events", body=body, timeout=10
+            ).release_conn()
         except ApiException as exc:
             if exc.status == 409:
                 return

@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
 from lib.annotation import ANNOTATION, LABEL, LABEL_VALUE
+from lib.kube import KubeApi, pods_path
 from lib.model import PodInfo
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class PodSource:
     """Lists pods with label rpc-service=true in one namespace or all."""
 
     def __init__(self, api: client.ApiClient, namespace: str, *, page_size: int = 500, timeout: float = 30.0):
-        self.core = client.CoreV1Api(api)
+        self.kube = KubeApi(api)
         self.namespace = namespace
         self.page_size = page_size
         self.timeout = timeout
@@ -79,19 +80,10 @@ class PodSource:
         return f"namespace {self.namespace}" if self.namespace else "all namespaces"
 
     def _page(self, token: str | None) -> dict[str, Any]:
-        kwargs: dict[str, Any] = dict(
-            label_selector=LABEL_SELECTOR,
-            limit=self.page_size,
-            _preload_content=False,
-            _request_timeout=self.timeout,
-        )
+        query: list[tuple[str, Any]] = [("labelSelector", LABEL_SELECTOR), ("limit", self.page_size)]
         if token:
-            kwargs["_continue"] = token
-        if self.namespace:
-            resp = self.core.list_namespaced_pod(self.namespace, **kwargs)
-        else:
-            resp = self.core.list_pod_for_all_namespaces(**kwargs)
-        return json.loads(resp.data)
+            query.append(("continue", token))
+        return self.kube.get_json(pods_path(self.namespace), query, timeout=self.timeout)
 
     def pages(self) -> Iterator[tuple[list[PodInfo], str]]:
         """Each page's pods and the list's resourceVersion so far.
@@ -140,20 +132,17 @@ def watch_pods(source: PodSource, resource_version: str, timeout_seconds: int) -
     Events are parsed as plain JSON (the client's ``Watch`` helper cannot
     skip its typed models without also losing its 410 handling).
     """
-    kwargs: dict[str, Any] = dict(
-        label_selector=LABEL_SELECTOR,
-        watch=True,
-        resource_version=resource_version,
-        timeout_seconds=timeout_seconds,
-        allow_watch_bookmarks=True,
-        _preload_content=False,
-        _request_timeout=(min(source.timeout, 10.0), timeout_seconds + 10.0),
-    )
+    query: list[tuple[str, Any]] = [
+        ("labelSelector", LABEL_SELECTOR),
+        ("watch", "true"),
+        ("resourceVersion", resource_version),
+        ("timeoutSeconds", timeout_seconds),
+        ("allowWatchBookmarks", "true"),
+    ]
     try:
-        if source.namespace:
-            resp = source.core.list_namespaced_pod(source.namespace, **kwargs)
-        else:
-            resp = source.core.list_pod_for_all_namespaces(**kwargs)
+        resp = source.kube.request(
+            "GET", pods_path(source.namespace), query, timeout=(min(source.timeout, 10.0), timeout_seconds + 10.0)
+        )
     except ApiException as exc:
         if exc.status == 410:
             raise Gone(f"watch from resourceVersion {resource_version} expired") from exc

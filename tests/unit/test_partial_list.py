@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from types import SimpleNamespace
-
 import pytest
 from kubernetes.client.exceptions import ApiException
 
@@ -13,7 +10,7 @@ from lib.controller import sync_once
 from lib.source import PodSource, SourceError
 
 
-def raw_page(names: list[str], token: str | None) -> SimpleNamespace:
+def raw_page(names: list[str], token: str | None) -> dict:
     items = [
         {
             "metadata": {
@@ -26,7 +23,7 @@ def raw_page(names: list[str], token: str | None) -> SimpleNamespace:
         }
         for n in names
     ]
-    return SimpleNamespace(data=json.dumps({"metadata": {"continue": token, "resourceVersion": "7"}, "items": items}))
+    return {"metadata": {"continue": token, "resourceVersion": "7"}, "items": items}
 
 
 class FailingSecondPage:
@@ -35,8 +32,9 @@ class FailingSecondPage:
     def __init__(self) -> None:
         self.calls: list[str | None] = []
 
-    def list_pod_for_all_namespaces(self, **kwargs: object) -> SimpleNamespace:
-        self.calls.append(kwargs.get("_continue"))  # type: ignore[arg-type]
+    def get_json(self, path: str, query: list[tuple[str, object]], timeout: object = None) -> dict:
+        assert path == "/api/v1/pods"
+        self.calls.append(dict(query).get("continue"))  # type: ignore[arg-type]
         if len(self.calls) == 1:
             return raw_page(["a", "b"], "next-page")
         raise ApiException(status=500, reason="Internal Server Error")
@@ -49,9 +47,9 @@ class RegistryThatMustNotBeUsed:
 
 def test_a_list_failing_on_its_second_page_raises_before_any_registry_access():
     source = PodSource.__new__(PodSource)
-    source.core, source.namespace, source.page_size, source.timeout = FailingSecondPage(), "", 2, 5.0
+    source.kube, source.namespace, source.page_size, source.timeout = FailingSecondPage(), "", 2, 5.0
     cfg = load_config([], {})
 
     with pytest.raises(SourceError, match="HTTP 500"):
         sync_once(cfg, source, RegistryThatMustNotBeUsed())  # type: ignore[arg-type]
-    assert source.core.calls == [None, "next-page"]
+    assert source.kube.calls == [None, "next-page"]
