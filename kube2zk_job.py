@@ -8,6 +8,7 @@ following changes. See --help.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import signal
@@ -46,7 +47,7 @@ log = logging.getLogger("kube2zk")
 def mock_registry(cfg: Config, source: PodSource) -> ExitCode:
     """Print the service map a real run would write; ZooKeeper is not contacted."""
     state = build_desired(source.list().pods, cfg.claim_policy)
-    report_problems(state)
+    report_problems(state.problems)
     nodes, held = desired_nodes(state, cfg.node_config)
     if cfg.output == "json":
         print(json.dumps(service_map_document(cfg.zk_path, nodes), indent=2))
@@ -180,6 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         usage_error_exit(str(exc))
     setup_logging(cfg.log_format, cfg.log_level)
+    # Everything imported so far lives as long as the process: keep the
+    # garbage collector from scanning it again and again.
+    gc.freeze()
     return int(run(cfg))
 
 

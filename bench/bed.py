@@ -23,6 +23,7 @@ from typing import Any
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.utils import parse_quantity
 
 REPO = Path(__file__).resolve().parent.parent
 LABEL = "rpc-service"
@@ -43,7 +44,8 @@ def pod_ready(item: dict[str, Any]) -> bool:
     status = item.get("status") or {}
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or ())
     meta = item.get("metadata") or {}
-    return ready and status.get("phase") == "Running" and bool(status.get("podIP")) and not meta.get("deletionTimestamp")
+    running = status.get("phase") == "Running" and bool(status.get("podIP"))
+    return ready and running and not meta.get("deletionTimestamp")
 
 
 @dataclass
@@ -78,9 +80,9 @@ class Bed:
         )
         if proc.returncode != 0:
             raise SystemExit(f"testbed/up.sh failed:\n{proc.stderr[-3000:]}")
+        env_file = self.state_dir / "env"
         out = subprocess.run(
-            ["bash", "-c", '. "$1" && printf "%s\\0" "$KUBECONFIG" "$ZK_HOSTS" "$PATH" "$K8S_API"', "_"]
-            + [str(self.state_dir / "env")],
+            ["bash", "-c", '. "$1" && printf "%s\\0" "$KUBECONFIG" "$ZK_HOSTS" "$PATH" "$K8S_API"', "_", str(env_file)],
             capture_output=True,
             text=True,
             check=True,
@@ -107,7 +109,7 @@ class Bed:
 
     def check_nodes(self) -> None:
         nodes = self.core.list_node(label_selector="type=kwok").items
-        pods = {int(n.status.allocatable.get("pods", "0")) for n in nodes}
+        pods = {int(parse_quantity(n.status.allocatable.get("pods", "0"))) for n in nodes}
         if len(nodes) < self.nodes:
             raise SystemExit(f"only {len(nodes)} of {self.nodes} fake nodes are there")
         if min(pods) < PODS_PER_NODE:
@@ -255,4 +257,5 @@ class Workload:
             time.sleep(1.0 if len(self.pods) > 2000 else 0.3)
 
     def ips(self, selector: str) -> dict[str, str]:
-        return {i["metadata"]["name"]: i["status"]["podIP"] for i in self.bed.raw_list(self.ns, selector) if pod_ready(i)}
+        items = self.bed.raw_list(self.ns, selector)
+        return {i["metadata"]["name"]: i["status"]["podIP"] for i in items if pod_ready(i)}

@@ -61,18 +61,37 @@ def job_command(scope: Scope, zk_hosts: str, *extra: str) -> list[str]:
     return [sys.executable, str(JOB), "-zkservers", zk_hosts, *scope.flags(), "--log-format", "json", *extra]
 
 
+# Started from a small process: Linux carries the RSS of the process that
+# forks and execs into the child's ru_maxrss, so a child of this (large)
+# harness would report the harness's size. The launcher is a few MB.
+LAUNCHER = """
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+wall = time.perf_counter() - started
+print(json.dumps({"wall": wall, "rc": os.waitstatus_to_exitcode(status), "user": usage.ru_utime,
+                  "sys": usage.ru_stime, "maxrss_kb": usage.ru_maxrss}))
+"""
+
+
 def run_job(scope: Scope, env: dict[str, str], *extra: str, prefix: list[str] | None = None) -> JobResult:
     """One run of the job; ``prefix`` wraps it (a profiler)."""
     cmd = (prefix or []) + job_command(scope, env["ZK_HOSTS"], *extra)
-    child_env = {**os.environ, "KUBECONFIG": env["KUBECONFIG"], "PYTHONDONTWRITEBYTECODE": "1"}
+    child_env = {**os.environ, "KUBECONFIG": env["KUBECONFIG"]}
     with tempfile.TemporaryFile("w+") as err:
         before = Counters.take(env["ZK_HOSTS"])
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=REPO, env=child_env, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc = subprocess.run(
+            [sys.executable, "-S", "-c", LAUNCHER, *cmd],
+            cwd=REPO,
+            env=child_env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            check=True,
+        )
         after = Counters.take(env["ZK_HOSTS"])
+        measured = json.loads(proc.stdout)
         err.seek(0)
         lines = err.read().splitlines()
     summary: dict[str, Any] = {}
@@ -84,22 +103,22 @@ def run_job(scope: Scope, env: dict[str, str], *extra: str, prefix: list[str] | 
         if isinstance(doc, dict) and isinstance(doc.get("summary"), dict):
             summary = doc["summary"]
     result = JobResult(
-        wall=wall,
-        user=usage.ru_utime,
-        sys=usage.ru_stime,
-        maxrss_mb=usage.ru_maxrss / 1024,
-        rc=proc.returncode,
+        wall=measured["wall"],
+        user=measured["user"],
+        sys=measured["sys"],
+        maxrss_mb=measured["maxrss_kb"] / 1024,
+        rc=measured["rc"],
         summary=summary,
         zk=after - before,
         log_tail="\n".join(lines[-5:]),
     )
-    if proc.returncode != 0 or not summary:
-        raise RuntimeError(f"kube2zk_job.py exited {proc.returncode}:\n{result.log_tail}")
+    if result.rc != 0 or not summary:
+        raise RuntimeError(f"kube2zk_job.py exited {result.rc}:\n{result.log_tail}")
     return result
 
 
 def startup_cost(env: dict[str, str]) -> float:
-    """Interpreter start plus the job's imports: a floor no run can go under."""
+    """Interpreter start plus the job's imports."""
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-c", "import kube2zk_job"],
@@ -117,21 +136,13 @@ def profile_job(scope: Scope, env: dict[str, str], out: Path, idle: bool) -> Job
     """Run the job under py-spy (all threads; ``idle`` keeps waiting stacks,
     so the main thread's samples add up to its wall time)."""
     pyspy = Path(sys.executable).with_name("py-spy")
-    prefix = [str(pyspy), "record", "-f", "raw", "-r", "250", "-F", "-t", "-o", str(out)] + (["-i"] if idle else []) + ["--"]
+    idle_flag = ["-i"] if idle else []
+    prefix = [str(pyspy), "record", "-f", "raw", "-r", "250", "-F", "-t", "-o", str(out), *idle_flag, "--"]
     return run_job(scope, env, prefix=prefix)
 
 
-@dataclass
-class Profile:
-    samples: int
-    main: int
-    inclusive: Counter[str]  # main thread, function on the stack
-    self_all: Counter[str]  # any thread, function at the top of the stack
-    threads: Counter[str]
-
-
 def _frame_name(frame: str) -> str:
-    # "Registry.read (lib/registry.py:123)" -> keep as is but drop long paths
+    """ "Registry.read (/work/main/lib/registry.py:123)" -> "Registry.read (lib/registry.py:123)"."""
     name, _, where = frame.partition(" (")
     where = where.rstrip(")")
     for marker in ("site-packages/", "python3.11/", str(REPO) + "/"):
@@ -140,42 +151,85 @@ def _frame_name(frame: str) -> str:
     return f"{name} ({where})" if where else name
 
 
-def load_profile(path: Path) -> Profile:
-    inclusive: Counter[str] = Counter()
-    self_all: Counter[str] = Counter()
-    threads: Counter[str] = Counter()
-    total = main = 0
+def _ours(frame: str) -> bool:
+    where = frame.partition(" (")[2]
+    return where.startswith(("lib/", "kube2zk_job.py"))
+
+
+@dataclass
+class Profile:
+    samples: int = 0
+    by_thread: Counter[str] = field(default_factory=Counter)
+    # where the time goes: the innermost product function on the stack (its
+    # own code and the library code it calls), or "imports"
+    attributed: Counter[str] = field(default_factory=Counter)
+    leaf: Counter[str] = field(default_factory=Counter)  # self time, any thread
+
+
+def load_profile(path: Path, main_only: bool) -> Profile:
+    rows = []
+    names: dict[str, str] = {}
+    main_id = ""
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack:
             continue
-        count = int(count_text)
-        frames = stack.split(";")
-        thread = frames[0]
-        frames = [_frame_name(f) for f in frames[1:]]
-        total += count
-        threads[thread.split(": ", 1)[-1]] += count
+        thread, *frames = stack.split(";")
+        tid, _, name = thread.partition(": ")
+        if name:
+            names[tid] = name
+        frames = [_frame_name(f) for f in frames]
+        if frames and frames[0].startswith("<module> (kube2zk_job.py"):
+            main_id = tid
+        rows.append((tid, frames, int(count_text)))
+    prof = Profile()
+    for tid, frames, count in rows:
+        main = tid == main_id
+        if main_only and not main:
+            continue
+        thread = names.get(tid, tid)
+        prof.samples += count
+        prof.by_thread[thread] += count
         if frames:
-            self_all[frames[-1]] += count
-        if thread.endswith(": MainThread"):
-            main += count
-            for f in set(frames):
-                inclusive[f] += count
-    return Profile(total, main, inclusive, self_all, threads)
+            prof.leaf[frames[-1]] += count
+        if not frames:
+            key = "(no Python frame: interpreter start-up or exit)"
+        elif any(f.startswith("_find_and_load ") for f in frames):
+            key = "imports (module loading)"
+        elif not main:
+            key = f"thread {thread}"
+        else:
+            key = next((f for f in reversed(frames) if _ours(f)), "(outside product code)")
+        prof.attributed[key] += count
+    return prof
 
 
 def profile_highlights(wall_path: Path, cpu_path: Path, top: int = 12) -> str:
-    """Markdown: where the main thread's wall time goes (product frames
-    first) and which functions burn the CPU, any thread."""
-    wall = load_profile(wall_path)
-    cpu = load_profile(cpu_path)
-    lines = [f"Main thread, wall time ({wall.main} samples at 250 Hz, py-spy `--idle`), inclusive share:", ""]
-    lines += ["| function | share of wall |", "| --- | ---: |"]
-    ours = [(f, n) for f, n in wall.inclusive.most_common() if "lib/" in f or "kube2zk_job" in f]
-    for f, n in ours[:top]:
-        lines.append(f"| `{f}` | {100 * n / max(1, wall.main):.0f}% |")
-    lines += ["", f"CPU, all threads ({cpu.samples} samples at 250 Hz, active stacks only), self time:", ""]
-    lines += ["| function | share of CPU samples |", "| --- | ---: |"]
-    for f, n in cpu.self_all.most_common(top):
-        lines.append(f"| `{f}` | {100 * n / max(1, cpu.samples):.0f}% |")
+    """Markdown: where the main thread's wall time goes and where the CPU
+    time of all threads goes, each sample charged to the innermost product
+    function on its stack (which includes the library code it calls)."""
+    wall = load_profile(wall_path, main_only=True)
+    cpu = load_profile(cpu_path, main_only=False)
+    lines = [
+        "Each sample is charged to the innermost product function on its stack (so library code counts for "
+        "the product function that called it); module loading is charged to imports.",
+        "",
+        "| where | wall, main thread | CPU, all threads |",
+        "| --- | ---: | ---: |",
+    ]
+    keys = [k for k, _ in (wall.attributed + cpu.attributed).most_common()]
+    shown = 0
+    for key in keys:
+        w, c = wall.attributed.get(key, 0), cpu.attributed.get(key, 0)
+        if max(w / max(1, wall.samples), c / max(1, cpu.samples)) < 0.02 or shown >= top:
+            continue
+        shown += 1
+        lines.append(
+            f"| `{key}` | {w / 250:.2f} s ({100 * w / max(1, wall.samples):.0f}%) "
+            f"| {c / 250:.2f} s ({100 * c / max(1, cpu.samples):.0f}%) |"
+        )
+    lines.append(f"| total | {wall.samples / 250:.2f} s | {cpu.samples / 250:.2f} s |")
+    lines += ["", "Hottest functions by own CPU time (all threads):", "", "| function | CPU |", "| --- | ---: |"]
+    for f, n in cpu.leaf.most_common(8):
+        lines.append(f"| `{f}` | {n / 250:.2f} s ({100 * n / max(1, cpu.samples):.0f}%) |")
     return "\n".join(lines)

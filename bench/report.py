@@ -41,9 +41,18 @@ def main_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
     noop_floor = fl["list"] + fl["read"]
     rows = [
         ("floor: raw list of the labelled pods (page 500, json.loads)", fmt(fl["list"], "s"), "", "", "", ""),
+        ("  the same list with the cyclic GC paused (shows GC's share)", fmt(fl["list_nogc"], "s"), "", "", "", ""),
         (f"floor: create {m['services']} nodes (txns of 500 ops)", fmt(fl["write"], "s"), "", "", "", ""),
         (f"floor: pipelined read of {m['services']} nodes", fmt(fl["read"], "s"), "", "", "", ""),
-        ("job start-up alone (interpreter + imports)", fmt(r["startup"], "s"), "", "", "", ""),
+        ("job start-up: interpreter + `import kube2zk_job`", fmt(r["startup"], "s"), "", "", "", ""),
+        (
+            "job run against an empty namespace (fixed cost), wall / CPU",
+            f"{fmt(r['fixed']['wall'], 's')} / {fmt(r['fixed']['cpu'], 's')}",
+            "",
+            "",
+            "",
+            "",
+        ),
         (
             "cold sync, wall (process)",
             fmt(cold["wall"], "s"),
@@ -63,7 +72,7 @@ def main_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
         ("cold sync, CPU user+sys", fmt(cold["cpu"], "s"), "", "", "", ""),
         ("cold sync, peak RSS", fmt(cold["rss"], "MB"), "", "", "≤ 150 MB", verdict(cold["rss"] <= 150)),
         (
-            "cold sync, ZooKeeper requests (reads / writes)",
+            "cold sync, ZooKeeper requests (reads / writes; floor: its transactions)",
             f"{cold['zk_reads']} / {cold['zk_writes']}",
             f"– / {m['floor_write_txns']}",
             "",
@@ -174,13 +183,13 @@ def markdown_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
-HEADER = ("figure", "value", "floor", "ratio", "target", "")
+HEADER = ("figure", "value", "floor", "ratio", "target", "verdict")
 
 
-def text_table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(str(row[i])) for row in [HEADER, *rows]) for i in range(len(HEADER))]
+def text_table(rows: list[tuple[str, ...]], header: tuple[str, ...] = HEADER) -> str:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     out = []
-    for row in [HEADER, *rows]:
+    for row in [header, *rows]:
         out.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     return "\n".join(out)
 
@@ -201,7 +210,7 @@ def scaling_rows(r: dict[str, Any]) -> list[tuple[str, ...]]:
                 fmt(s["noop"]["wall"], "s"),
                 fmt(s["noop"]["sync"], "s"),
                 fmt(s["cold"]["rss"], "MB"),
-                fmt(s["create_s"], "s"),
+                f"{s['added']} in {s['create_s']:.0f} s",
             )
         )
     return rows
@@ -218,7 +227,7 @@ SCALING_HEADER = (
     "no-op wall",
     "no-op sync",
     "cold peak RSS",
-    "pod creation + Ready",
+    "pods added (created + Ready)",
 )
 
 
@@ -276,6 +285,9 @@ def generated_markdown(r: dict[str, Any]) -> str:
         "(other work shared the machine; every figure is the median of "
         f"{r['reps']} runs unless it says otherwise).",
         "",
+        f"Code: commit {env.get('commit', '?')}"
+        + (" with uncommitted changes to lib/ or kube2zk_job.py" if env.get("dirty") else "")
+        + ". "
         f"Versions: Python {env['python']}, kazoo {env['kazoo']}, kubernetes client {env['kubernetes_client']}, "
         f"Kubernetes {env['kubernetes']} (kwok {env['kwok']} fake nodes), ZooKeeper {env['zookeeper']}.",
         "",
@@ -294,7 +306,8 @@ def generated_markdown(r: dict[str, Any]) -> str:
         if ru:
             out += [
                 "",
-                f"Rolling update: {ru['replicas']} pods (maxSurge/maxUnavailable 25%) rolled in {ru['rollout_s']:.1f} s; "
+                f"Rolling update: {ru['replicas']} pods (maxSurge/maxUnavailable 25%) "
+                f"rolled in {ru['rollout_s']:.1f} s; "
                 f"the loop ran {ru['incremental_batches']:.0f} incremental batches and issued "
                 f"{ru['zk_write_requests']} ZooKeeper write requests; each service's node reached its final list "
                 + ", ".join(f"{k} {v:.1f} s" for k, v in ru["converged_s"].items())
@@ -327,7 +340,7 @@ INTRO = """# Benchmarks
 
 `bench/run.py` measures kube2zk against a private test bed (a real kube-apiserver
 with kwok fake nodes, and ZooKeeper, all on loopback) and compares each figure
-with what the servers and client libraries allow at best (the *floors*):
+with what the servers and client libraries allow (the *floors*):
 
 - **list floor**: the labelled pods listed raw, 500 per page (as the product
   does), with plain `json.loads` only;
@@ -338,19 +351,33 @@ with what the servers and client libraries allow at best (the *floors*):
 - **read floor**: `get_async` for every service node, then all answers collected.
 
 Every job run is `kube2zk_job.py` as a child process with its own `-zkpath`,
-`--owner-root` and `-namespace`: wall time around the process, CPU time and
-peak RSS from `os.wait4`, ZooKeeper requests from the server's `mntr` counters
-(`zk_cnt_readlatency`, `zk_cnt_updatelatency`; a transaction counts once).
-A no-op run must leave every service node's version and mzxid as they were.
+`--owner-root` and `-namespace`. Wall time, CPU time (user + sys) and peak RSS
+come from `os.wait4` in a small launcher process (a child's `ru_maxrss` starts
+at the RSS of the process that forks it, so the harness itself must not be
+the parent). ZooKeeper requests come from the server's `mntr` counters
+(`zk_cnt_readlatency`, `zk_cnt_updatelatency`; a transaction counts once). A
+no-op run must leave every service node's version and mzxid as they were.
 
-Run it (it brings the test bed up under `/tmp/k2z/bench-state` and tears it
-down again if it started it; `bench/requirements.txt` lists what it needs on
-top of the project's requirements):
+For each size the harness grows the pod set, waits until every pod is Ready,
+and measures the floors, 3 cold syncs (each into fresh, empty paths) and 3
+no-op syncs. At the main size (`--pods`, 10,000) it also takes py-spy
+profiles of a cold and a no-op run, replaces 1% of the pods and runs one sync,
+then starts `--loop` (its defaults, with `--metrics-addr` on a free port) and
+times 200 single-pod changes (a pod's annotation moves it in and out of a
+service; from the PATCH's return to the new server list in a kazoo data
+watch) and a rolling update of a 100-pod Deployment (each service node's
+stat `version` before and after counts its writes).
+
+Run it from the repository root (it brings the test bed up under
+`/tmp/k2z/bench-state` and tears it down again if it started it;
+`bench/requirements.txt` lists what it needs on top of the project's
+requirements):
 
 ```
 .venv/bin/pip install -r bench/requirements.txt
 .venv/bin/python bench/run.py --smoke                     # a few hundred pods, about a minute (CI)
 .venv/bin/python bench/run.py --sizes 1000,2000,5000,10000 --write   # the full run, rewrites the section below
+.venv/bin/python bench/run.py --render bench/out/results-<id>.json    # redraw from a saved run
 ```
 
 Pods are bare pods bound to a fake node, created 16 at a time: a

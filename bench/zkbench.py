@@ -3,6 +3,7 @@ write/read floors and snapshots of the nodes a run must not touch."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from dataclasses import dataclass
@@ -116,10 +117,8 @@ def delete_tree(zk: KazooClient, path: str) -> None:
         pending = [(p, zk.get_children_async(p)) for p in levels[-1]]
         nxt = []
         for p, result in pending:
-            try:
+            with contextlib.suppress(NoNodeError):
                 nxt.extend(f"{p}/{c}" for c in result.get())
-            except NoNodeError:
-                pass
         levels.append(nxt)
     for level in reversed(levels):
         pending = []

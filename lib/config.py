@@ -51,6 +51,7 @@ class Config:
     loop: bool
     watch_timeout: float
     batch_window: float
+    burst_interval: float
     metrics_addr: str
     events: bool
     lock_timeout: float
@@ -198,6 +199,13 @@ def _positive_int(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise ValueError("must be a positive integer")
     return int(text)
+
+
+def _duration(text: str) -> float:
+    value = parse_duration(text)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
 
 
 def _positive_duration(text: str) -> float:
@@ -356,6 +364,15 @@ OPTIONS: tuple[_Option, ...] = (
         "50ms",
         _positive_duration,
         "in --loop mode, pod events this close together are written as one batch (Go duration)",
+    ),
+    _Option(
+        "burst_interval",
+        "burst-interval",
+        "KUBE2ZK_BURST_INTERVAL",
+        "1s",
+        _duration,
+        "in --loop mode, a service changing 8 or more times within a second (a rolling update) is written at "
+        "most once per this interval (Go duration; 0 writes every batch)",
     ),
     _Option(
         "metrics_addr",

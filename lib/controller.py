@@ -104,8 +104,8 @@ def describe_change(zk_path: str, change: Change) -> str:
     return f"{verb[change.action]} {zk_path}/{change.service}: servers {before} -> {after}"
 
 
-def report_problems(state: DesiredState) -> None:
-    for problem in state.problems:
+def report_problems(problems: Iterable[Problem]) -> None:
+    for problem in problems:
         what = "refused claim" if problem.denied else "invalid rpc-service annotation"
         log.warning("%s on %s", what, problem, extra={"pod": problem.pod})
 
@@ -201,7 +201,7 @@ def sync_once(cfg: Config, source: PodSource, registry: Registry) -> SyncReport:
     write: a failed list never deletes anything."""
     started = time.monotonic()
     state = build_desired(source.list().pods, cfg.claim_policy)
-    report_problems(state)
+    report_problems(state.problems)
     report = reconcile(cfg, registry, state)
     report.duration = time.monotonic() - started
     return report

@@ -15,20 +15,20 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 
-from lib.annotation import parse_annotation
 from lib.config import Config
 from lib.controller import SyncReport, reconcile, report_problems
 from lib.events import EventRecorder
 from lib.leader import Leadership, lock_path
 from lib.metrics import Health, Metrics
-from lib.model import DesiredState, PodInfo
+from lib.model import DesiredState, PodInfo, Problem
 from lib.registry import LeadershipLost, Registry
-from lib.servicemap import build_desired, counts
+from lib.servicemap import build_desired, claims, counts
 from lib.source import Gone, PodEvent, PodSource, SourceError, watch_pods
 from lib.zk import RegistryError
 
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 RELIST = "relist"  # queue marker from the watcher: the stream cannot resume
 MAX_BACKOFF = 10.0
+BURST_EVENTS = 8  # changes to one service within a second that make a burst
 
 
 class Watcher(threading.Thread):
@@ -76,12 +77,6 @@ class Watcher(threading.Thread):
                 self.cancelled.wait(min(MAX_BACKOFF, 0.5 * 2**failures))
 
 
-def service_names(pod: PodInfo | None) -> set[str]:
-    if pod is None:
-        return set()
-    return {decl.name for decl in parse_annotation(pod.annotation)[0]}
-
-
 def relevant(pod: PodInfo | None) -> tuple[object, ...]:
     """What of a pod can change ZooKeeper; other updates are skipped."""
     if pod is None:
@@ -104,14 +99,23 @@ class Loop:
         self.metrics, self.health, self.stop = metrics, health, stop
         self.registry = Registry(zk, cfg.zk_path, cfg.owner_root, cfg.owner_id)
         self.leadership = Leadership(zk, lock_path(cfg.owner_root, cfg.owner_id))
-        self.pods: dict[str, PodInfo] = {}
         self.queue: queue.Queue[PodEvent | str] = queue.Queue()
         self.watcher: Watcher | None = None
-        self.pending: set[str] = set()
         self.need_full = True
         self.last_full = 0.0
         self.failures = 0
         self.owned = 0  # owned services at the last full sync: the deletion budget's base
+        # The pod cache and what it implies, kept up to date event by event so
+        # a batch costs in proportion to the services it touches.
+        self.pods: dict[str, PodInfo] = {}
+        self.declared: dict[str, tuple[str, ...]] = {}  # pod -> services it may register
+        self.providers: dict[str, set[str]] = {}  # service -> pods declaring it
+        self.invalid: set[str] = set()  # pods with a problem
+        self.registered: dict[str, int] = {}  # service -> servers written
+        # Services waiting to be written, and the pacing of bursts.
+        self.pending: set[str] = set()
+        self.recent: dict[str, deque[float]] = {}
+        self.last_write: dict[str, float] = {}
 
     # -- leadership ----------------------------------------------------------
     def run(self) -> None:
@@ -146,7 +150,7 @@ class Loop:
             if self.need_full or time.monotonic() - self.last_full >= self.cfg.sync_period:
                 self._guarded(self.full_sync)
                 continue
-            batch = self._collect(0.5)
+            batch = self._collect(self._next_due(0.5))
             if RELIST in batch:
                 self.need_full = True
                 continue
@@ -200,23 +204,63 @@ class Loop:
                 break
         return batch
 
+    def _index(self, key: str, pod: PodInfo | None) -> list[Problem]:
+        """Re-index one pod's declarations; the problems of its annotation."""
+        for name in self.declared.pop(key, ()):
+            keys = self.providers.get(name)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self.providers[name]
+        self.invalid.discard(key)
+        if pod is None:
+            return []
+        allowed, problems = claims(pod, self.cfg.claim_policy)
+        self.declared[key] = tuple(decl.name for decl in allowed)
+        for name in self.declared[key]:
+            self.providers.setdefault(name, set()).add(key)
+        if problems:
+            self.invalid.add(key)
+        return problems
+
     def _apply(self, event: PodEvent) -> set[str]:
         """Update the pod cache; the services whose node may change."""
         assert event.pod is not None
-        pod = event.pod
-        old = self.pods.get(pod.key)
-        new = None if event.type == "DELETED" or not pod.has_label else pod
+        key = event.pod.key
+        old = self.pods.get(key)
+        before = set(self.declared.get(key, ()))
+        new = None if event.type == "DELETED" or not event.pod.has_label else event.pod
         if new is None:
-            self.pods.pop(pod.key, None)
+            self.pods.pop(key, None)
+            self._index(key, None)
         else:
-            self.pods[pod.key] = new
+            self.pods[key] = new
             if old is None or old.annotation != new.annotation:
-                state = build_desired([new], self.cfg.claim_policy)
-                report_problems(state)
-                self.events.problems(state.problems)
+                problems = self._index(key, new)
+                report_problems(problems)
+                self.events.problems(problems)
         if relevant(old) == relevant(new):
             return set()
-        return service_names(old) | service_names(new)
+        names = before | set(self.declared.get(key, ()))
+        now = time.monotonic()
+        for name in names:
+            self.recent.setdefault(name, deque(maxlen=BURST_EVENTS)).append(now)
+        return names
+
+    # -- pacing -------------------------------------------------------------------
+    def _hot(self, name: str, now: float) -> bool:
+        """A service in a burst: BURST_EVENTS changes within the last second
+        (a rolling update), written within the last burst interval."""
+        times = self.recent.get(name)
+        if self.cfg.burst_interval <= 0 or times is None or len(times) < BURST_EVENTS:
+            return False
+        return now - times[0] <= 1.0 and now - self.last_write.get(name, -1e9) < self.cfg.burst_interval
+
+    def _next_due(self, default: float) -> float:
+        """How long the next wait for events may last: until a paced service is due."""
+        now = time.monotonic()
+        dues = [self.last_write[n] + self.cfg.burst_interval - now for n in self.pending if self._hot(n, now)]
+        return max(0.0, min([default, *dues]))
 
     # -- syncing ----------------------------------------------------------------
     def full_sync(self) -> None:
@@ -225,31 +269,55 @@ class Loop:
         self.pods = {pod.key: pod for pod in listed.pods}
         self._start_watcher(listed.resource_version)
         self.pending.clear()
+        self.declared.clear()
+        self.providers.clear()
+        self.invalid.clear()
+        problems = [p for key, pod in self.pods.items() for p in self._index(key, pod)]
+        report_problems(problems)
+        self.events.problems(problems)
         state = build_desired(self.pods.values(), self.cfg.claim_policy)
-        report_problems(state)
-        self.events.problems(state.problems)
         report = reconcile(self.cfg, self.registry, state)
         self.owned = report.owned
-        self._record("full", report, state, time.monotonic() - started)
+        self.registered = {name: len(ips) for name, ips in state.services.items()}
+        self._record("full", report, time.monotonic() - started)
         self.need_full = bool(report.failed)
         self.last_full = time.monotonic()
         self.health.synced = True
         log.info(report.summary())
 
+    def _desired(self, names: set[str]) -> DesiredState:
+        """Desired state of some services, from the index."""
+        state = DesiredState()
+        for name in names:
+            pods = (self.pods[key] for key in self.providers.get(name, ()))
+            ips = {pod.pod_ip for pod in pods if counts(pod) and pod.pod_ip}
+            if ips:
+                state.services[name] = ips
+        return state
+
     def incremental(self) -> None:
-        started = time.monotonic()
-        names, self.pending = self.pending, set()
-        state = build_desired(self.pods.values(), self.cfg.claim_policy)
+        started = now = time.monotonic()
+        names = {name for name in self.pending if not self._hot(name, now)}
+        if not names:
+            return
+        self.pending -= names
+        state = self._desired(names)
         try:
             report = reconcile(self.cfg, self.registry, state, only=names, owned=self.owned)
         except Exception:
             self.pending |= names
             raise
-        self._record("incremental", report, state, time.monotonic() - started)
+        for name in names - set(report.failed):
+            self.last_write[name] = now
+            if name in state.services:
+                self.registered[name] = len(state.services[name])
+            else:
+                self.registered.pop(name, None)
+        self._record("incremental", report, time.monotonic() - started)
         if report.failed:
             self.pending |= set(report.failed)
 
-    def _record(self, kind: str, report: SyncReport, state: DesiredState, duration: float) -> None:
+    def _record(self, kind: str, report: SyncReport, duration: float) -> None:
         if report.connection_lost:
             raise RegistryError("ZooKeeper connection lost during the sync")
         m = self.metrics
@@ -264,9 +332,9 @@ class Loop:
                 m.zk_ops.labels(op, "ok").inc(n)
         if report.failed:
             m.zk_ops.labels("write", "error").inc(len(report.failed))
-        if not report.failed:
+        else:
             m.last_success.labels(kind).set(time.time())
-        m.services.set(len(state.services))
-        m.servers.set(sum(len(ips) for ips in state.services.values()))
-        m.invalid.set(len({p.pod for p in state.problems}))
+        m.services.set(len(self.registered))
+        m.servers.set(sum(self.registered.values()))
+        m.invalid.set(len(self.invalid))
         m.deletions_held.set(len(report.held_deletions))

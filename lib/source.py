@@ -8,6 +8,7 @@ a page at a time keeps memory flat at tens of thousands of pods.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 from collections.abc import Iterator
@@ -67,6 +68,17 @@ def describe_api_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class PodSource:
     """Lists pods with label rpc-service=true in one namespace or all."""
 
@@ -106,9 +118,14 @@ class PodSource:
     def list(self) -> PodList:
         pods: list[PodInfo] = []
         version = ""
-        for page, page_version in self.pages():
-            pods.extend(page)
-            version = page_version
+        # Parsing a page allocates hundreds of thousands of containers, and the
+        # cyclic garbage collector would run over and over on them: about half
+        # of a 10,000-pod list. Parsed JSON holds no cycles; reference counting
+        # frees each page.
+        with paused_gc():
+            for page, page_version in self.pages():
+                pods.extend(page)
+                version = page_version
         log.debug("listed %d labelled pods in %s (resourceVersion %s)", len(pods), self.where(), version)
         return PodList(pods, version)
 
