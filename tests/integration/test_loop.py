@@ -233,3 +233,29 @@ def test_one_shot_run_gives_up_with_exit_5_while_a_loop_holds_the_lock(loop, job
 
     assert blocked.returncode == 5, blocked.stderr
     assert "holds the writer lock" in blocked.stderr
+
+
+def test_rolling_update_writes_each_service_far_fewer_times_than_pods_change(
+    loop, cluster, apps, namespace, zk, zk_root
+):
+    replicas = 30
+    loop()
+    cluster.deploy("roll", replicas)
+    cluster.wait_ready("app=roll", replicas, timeout=120)
+    eventually("registered", lambda: converged(zk, zk_root, cluster, "app=roll"), timeout=60)
+    version = zk.get(f"{zk_root}/rpc_v2/{SERVICE}")[1].version
+
+    patch = {"spec": {"template": {"metadata": {"annotations": {"rev": "2"}}}}}
+    apps.patch_namespaced_deployment("roll", namespace, patch)
+
+    def rolled() -> bool:
+        pods = cluster.pods("app=roll")
+        return len(pods) == replicas and all(
+            (p.metadata.annotations or {}).get("rev") == "2" and p.status.phase == "Running" for p in pods
+        )
+
+    cluster.wait_for("rollout", rolled, timeout=180)
+    eventually("converged after the rollout", lambda: converged(zk, zk_root, cluster, "app=roll"), timeout=60)
+    writes = zk.get(f"{zk_root}/rpc_v2/{SERVICE}")[1].version - version
+    # Every one of the 30 pods was added and removed; the node is written in bursts.
+    assert 1 <= writes < replicas, writes
