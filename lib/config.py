@@ -369,9 +369,9 @@ OPTIONS: tuple[_Option, ...] = (
         "burst_interval",
         "burst-interval",
         "KUBE2ZK_BURST_INTERVAL",
-        "1s",
+        "2s",
         _duration,
-        "in --loop mode, a service changing 8 or more times within a second (a rolling update) is written at "
+        "in --loop mode, a service that 5 or more pods change within a second (a rolling update) is written at "
         "most once per this interval (Go duration; 0 writes every batch)",
     ),
     _Option(

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 RELIST = "relist"  # queue marker from the watcher: the stream cannot resume
 MAX_BACKOFF = 10.0
-BURST_EVENTS = 8  # changes to one service within a second that make a burst
+BURST_PODS = 5  # distinct pods changing one service within a second make a burst
 
 
 class Watcher(threading.Thread):
@@ -114,7 +114,7 @@ class Loop:
         self.registered: dict[str, int] = {}  # service -> servers written
         # Services waiting to be written, and the pacing of bursts.
         self.pending: set[str] = set()
-        self.recent: dict[str, deque[float]] = {}
+        self.recent: dict[str, deque[tuple[float, str]]] = {}  # service -> (time, pod) of its changes
         self.last_write: dict[str, float] = {}
 
     # -- leadership ----------------------------------------------------------
@@ -244,17 +244,20 @@ class Loop:
         names = before | set(self.declared.get(key, ()))
         now = time.monotonic()
         for name in names:
-            self.recent.setdefault(name, deque(maxlen=BURST_EVENTS)).append(now)
+            self.recent.setdefault(name, deque(maxlen=8 * BURST_PODS)).append((now, key))
         return names
 
     # -- pacing -------------------------------------------------------------------
     def _hot(self, name: str, now: float) -> bool:
-        """A service in a burst: BURST_EVENTS changes within the last second
-        (a rolling update), written within the last burst interval."""
-        times = self.recent.get(name)
-        if self.cfg.burst_interval <= 0 or times is None or len(times) < BURST_EVENTS:
+        """A service in a burst, written within the last burst interval.
+
+        A burst is many pods changing one service at once (a rolling update,
+        a scale-up): writing each change would rewrite the node once per pod.
+        One pod changing often is not a burst: its changes show at once."""
+        if self.cfg.burst_interval <= 0 or now - self.last_write.get(name, -1e9) >= self.cfg.burst_interval:
             return False
-        return now - times[0] <= 1.0 and now - self.last_write.get(name, -1e9) < self.cfg.burst_interval
+        changes = self.recent.get(name, ())
+        return len({pod for when, pod in changes if now - when <= 1.0}) >= BURST_PODS
 
     def _next_due(self, default: float) -> float:
         """How long the next wait for events may last: until a paced service is due."""
