@@ -19,6 +19,6 @@ def test_benchmark_smoke_run_prints_its_table(testbed_env, tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
-    for figure in ("cold sync", "no-op sync", "floor", "loop latency"):
+    for figure in ("cold sync", "no-op sync", "floor", "change→ZooKeeper", "rolling update"):
         assert figure in out, f"{figure!r} missing from the table:\n{out[-3000:]}"
     assert not (tmp_path / "bed" / "env").exists(), "the smoke run must take its private bed down"
