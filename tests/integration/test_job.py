@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import socket
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 from conftest import (
     REPO,
     SEED_ANNOTATION,
@@ -400,3 +402,29 @@ def test_usage_errors_exit_2_without_contacting_anything(job, args, message):
     assert proc.returncode == 2
     assert message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_json_log_format_gives_one_object_per_line_with_a_summary(job, cluster, zk_root):
+    seed(cluster)
+    proc = job("--log-format", "json")
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in proc.stderr.splitlines()]
+    created = [r for r in records if r.get("action") == "create"]
+    assert sorted(r["service"] for r in created) == ["test-rpc-server-1", "test-rpc-server-2"]
+    summary = next(r["summary"] for r in records if "summary" in r)
+    assert summary["created"] == 2 and summary["pods_counted"] == 5
+
+
+def test_kubernetes_unreachable_exits_3_and_deletes_nothing(job, cluster, zk, zk_root, testbed_env, tmp_path):
+    seed(cluster)
+    assert job().returncode == 0
+    admin = yaml.safe_load(Path(testbed_env["KUBECONFIG"]).read_text())
+    admin["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{closed_port()}"
+    kubeconfig = tmp_path / "unreachable"
+    kubeconfig.write_text(yaml.safe_dump(admin))
+
+    proc = job("--kubeconfig", str(kubeconfig), "--kube-timeout", "3s")
+
+    assert proc.returncode == 3, proc.stderr
+    assert "nothing was changed" in proc.stderr
+    assert sorted(zk.get_children(f"{zk_root}/rpc_v2")) == ["test-rpc-server-1", "test-rpc-server-2"]

@@ -291,3 +291,56 @@ def test_no_annotation_writes_outside_the_base_path_or_into_another_owners_recor
             assert path == base or path.rsplit("/", 1)[0] == base
     finally:
         zk.delete(root, recursive=True)
+
+
+def in_process(zk: KazooClient, root: str, *args: str, env: dict[str, str] | None = None):
+    cfg = load_config(["-zkpath", f"{root}/rpc_v2", "--owner-root", f"{root}/kube2zk", *args], env or {})
+    return cfg, Registry(zk, cfg.zk_path, cfg.owner_root, cfg.owner_id)
+
+
+def pods_for(services: dict[str, list[str]]) -> list[PodInfo]:
+    return [
+        PodInfo("ns", f"p-{ip}", "Running", True, False, ip, json.dumps([{"serviceName": s} for s in names]))
+        for ip, names in services.items()
+    ]
+
+
+def test_a_version_conflict_is_re_read_and_re_planned(bare_zk: KazooClient):
+    zk, root = bare_zk, f"/conflict-{uuid.uuid4().hex[:10]}"
+    try:
+        cfg, registry = in_process(zk, root)
+        state = build_desired(pods_for({"10.0.0.1": ["a", "b"], "10.0.0.2": ["a"]}))
+        assert not reconcile(cfg, registry, state).failed
+        # The plan below is made, then someone writes the node before it is applied.
+        state = build_desired(pods_for({"10.0.0.1": ["a", "b"]}))
+        desired = {name: encode_node(DEFAULT_CONFIG, ips) for name, ips in state.services.items()}
+        from lib.plan import compute_plan
+
+        plan = compute_plan(desired, registry.read(desired), cfg.owner_id)
+        zk.set(f"{root}/rpc_v2/a", b"changed meanwhile")
+        result = registry.apply(plan.changes, desired)
+        assert not result.failed
+        assert zk.get(f"{root}/rpc_v2/a")[0] == desired["a"]
+    finally:
+        zk.delete(root, recursive=True)
+
+
+def test_node_data_over_the_zookeeper_limit_is_held_and_the_others_written(bare_zk: KazooClient):
+    zk, root = bare_zk, f"/big-{uuid.uuid4().hex[:10]}"
+    try:
+        # A node-config of about 1.1 MB makes every node too large; with it set
+        # through the environment the run still writes nothing oversized and
+        # keeps its ZooKeeper connection.
+        big = json.dumps(["x" * 110_000] * 10)
+        cfg, registry = in_process(zk, root, env={"KUBE2ZK_NODE_CONFIG": big})
+        state = build_desired(pods_for({"10.0.0.1": ["huge"]}))
+        report = reconcile(cfg, registry, state)
+        assert "huge" in report.held and not report.failed and not report.connection_lost
+        assert zk.get_children(f"{root}/rpc_v2") == []
+        assert zk.connected
+        # The same service with normal data is written.
+        cfg, registry = in_process(zk, root)
+        assert not reconcile(cfg, registry, state).failed
+        assert zk.get_children(f"{root}/rpc_v2") == ["huge"]
+    finally:
+        zk.delete(root, recursive=True)
