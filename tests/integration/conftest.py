@@ -77,7 +77,7 @@ def namespace(core: client.CoreV1Api) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:10]}"
     core.create_namespace({"metadata": {"name": name}})
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while deadline > time.monotonic():
         try:
             core.read_namespaced_service_account("default", name)
             break
@@ -216,7 +216,7 @@ class Cluster:
 
     def wait_for(self, what: str, check: Callable[[], bool], timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while deadline > time.monotonic():
             if check():
                 return
             time.sleep(0.25)
@@ -349,7 +349,7 @@ def eventually(what: str, check: Callable[[], Any], timeout: float = 30, interva
     """Poll ``check`` until it returns something truthy; fail with ``what``."""
     deadline = time.monotonic() + timeout
     last: Any = None
-    while time.monotonic() < deadline:
+    while deadline > time.monotonic():
         last = check()
         if last:
             return last

@@ -185,7 +185,7 @@ def test_sigkill_in_the_middle_of_a_large_run_leaves_nodes_whole_and_a_rerun_con
     proc = popen_job(scoped)
     seen = 0
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
+    while deadline > time.monotonic() and proc.poll() is None:
         if zk.exists(base) and (seen := zk.get_children(base, include_data=True)[1].numChildren) > 0:
             break
     proc.send_signal(signal.SIGKILL)
