@@ -538,9 +538,9 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -
     values["zk_auth"] = _zk_auth(values["zk_auth_file"], env.get("KUBE2ZK_ZK_AUTH") or None)
     if bool(values["zk_cert_file"]) != bool(values["zk_key_file"]):
         raise UsageError("flags -zk-cert-file and -zk-key-file go together")
-    for opt in ("zk_ca_file", "zk_cert_file", "zk_key_file"):
-        if values[opt] and not os.path.isfile(values[opt]):
-            raise UsageError(f"flag -{opt.replace('_', '-')}: no such file {values[opt]!r}")
+    for name in ("zk_ca_file", "zk_cert_file", "zk_key_file"):
+        if values[name] and not os.path.isfile(values[name]):
+            raise UsageError(f"flag -{name.replace('_', '-')}: no such file {values[name]!r}")
     if values["zk_ca_file"] or values["zk_cert_file"]:
         values["zk_tls"] = True
     if values["zk_acl"] in ("creator-all", "creator-all+world-read") and values["zk_auth"] is None:

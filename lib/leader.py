@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, LockTimeout, NoAuthError
@@ -51,7 +52,9 @@ class Leadership:
             return None
         return f"{self.path}/{self.lock.node}"
 
-    def acquire(self, stop: threading.Event, timeout: float | None = None, on_wait: object = None) -> bool:
+    def acquire(
+        self, stop: threading.Event, timeout: float | None = None, on_wait: Callable[[], None] | None = None
+    ) -> bool:
         """Block until we hold the lock (True), ``stop`` is set or ``timeout``
         passes (False). ZooKeeper errors while waiting are retried."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -78,7 +81,7 @@ class Leadership:
                 log.warning("waiting for the writer lock: %s", type(exc).__name__)
                 self.lock = Lock(self.zk, self.path, self.identifier)
                 time.sleep(min(1.0, wait) if wait else 0.5)
-            if callable(on_wait):
+            if on_wait is not None:
                 on_wait()
             if deadline is not None and time.monotonic() >= deadline:
                 return False
