@@ -33,6 +33,7 @@ unit: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy lib kube2zk_job.py --ignore-missing-imports
 
 clean: testbed-down
 	rm -rf $(VENV)
