@@ -142,7 +142,7 @@ def profile_job(scope: Scope, env: dict[str, str], out: Path, idle: bool) -> Job
 
 
 def _frame_name(frame: str) -> str:
-    """ "Registry.read (/work/main/lib/registry.py:123)" -> "Registry.read (lib/registry.py:123)"."""
+    """ "Registry.read (/repo/lib/registry.py:123)" -> "Registry.read (lib/registry.py:123)"."""
     name, _, where = frame.partition(" (")
     where = where.rstrip(")")
     for marker in ("site-packages/", "python3.11/", str(REPO) + "/"):

@@ -32,6 +32,30 @@ def verdict(ok: bool | None) -> str:
     return "–" if ok is None else "met" if ok else "**not met**"
 
 
+def sync_rows(label: str, run: dict[str, Any], floor: float) -> list[tuple[str, str, str, str, str, str]]:
+    """Wall (process and in-process), CPU and RSS rows of one kind of job run."""
+    return [
+        (
+            f"{label}, wall (process)",
+            fmt(run["wall"], "s"),
+            fmt(floor, "s"),
+            ratio(run["wall"], floor),
+            "≤ 1.5×",
+            verdict(run["wall"] <= 1.5 * floor),
+        ),
+        (
+            f"{label}, in-process sync (summary duration)",
+            fmt(run["sync"], "s"),
+            fmt(floor, "s"),
+            ratio(run["sync"], floor),
+            "≤ 1.5×",
+            verdict(run["sync"] <= 1.5 * floor),
+        ),
+        (f"{label}, CPU user+sys", fmt(run["cpu"], "s"), "", "", "", ""),
+        (f"{label}, peak RSS", fmt(run["rss"], "MB"), "", "", "≤ 150 MB", verdict(run["rss"] <= 150)),
+    ]
+
+
 def main_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
     """(figure, value, floor, ratio, target, verdict) rows for the main size."""
     m = r["main"]
@@ -53,24 +77,7 @@ def main_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
             "",
             "",
         ),
-        (
-            "cold sync, wall (process)",
-            fmt(cold["wall"], "s"),
-            fmt(cold_floor, "s"),
-            ratio(cold["wall"], cold_floor),
-            "≤ 1.5×",
-            verdict(cold["wall"] <= 1.5 * cold_floor),
-        ),
-        (
-            "cold sync, in-process sync (summary duration)",
-            fmt(cold["sync"], "s"),
-            fmt(cold_floor, "s"),
-            ratio(cold["sync"], cold_floor),
-            "≤ 1.5×",
-            verdict(cold["sync"] <= 1.5 * cold_floor),
-        ),
-        ("cold sync, CPU user+sys", fmt(cold["cpu"], "s"), "", "", "", ""),
-        ("cold sync, peak RSS", fmt(cold["rss"], "MB"), "", "", "≤ 150 MB", verdict(cold["rss"] <= 150)),
+        *sync_rows("cold sync", cold, cold_floor),
         (
             "cold sync, ZooKeeper requests (reads / writes; floor: its transactions)",
             f"{cold['zk_reads']} / {cold['zk_writes']}",
@@ -79,24 +86,7 @@ def main_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
             "",
             "",
         ),
-        (
-            "no-op sync, wall (process)",
-            fmt(noop["wall"], "s"),
-            fmt(noop_floor, "s"),
-            ratio(noop["wall"], noop_floor),
-            "≤ 1.5×",
-            verdict(noop["wall"] <= 1.5 * noop_floor),
-        ),
-        (
-            "no-op sync, in-process sync (summary duration)",
-            fmt(noop["sync"], "s"),
-            fmt(noop_floor, "s"),
-            ratio(noop["sync"], noop_floor),
-            "≤ 1.5×",
-            verdict(noop["sync"] <= 1.5 * noop_floor),
-        ),
-        ("no-op sync, CPU user+sys", fmt(noop["cpu"], "s"), "", "", "", ""),
-        ("no-op sync, peak RSS", fmt(noop["rss"], "MB"), "", "", "≤ 150 MB", verdict(noop["rss"] <= 150)),
+        *sync_rows("no-op sync", noop, noop_floor),
         (
             "no-op sync, writes to service nodes (mzxid/version check)",
             str(noop["node_writes"]),
