@@ -157,19 +157,16 @@ def test_sample_deployments_run_scale_and_delete(k8s_env, namespace):
     no_pods(k8s_env, namespace)
 
 
+def rollout_status(env, namespace, name):
+    kubectl(
+        env, "rollout", "status", "-n", namespace, f"deployment/{name}", f"--timeout={TIMEOUT}s", timeout=TIMEOUT + 10
+    )
+
+
 def test_rolling_update_replaces_pods(k8s_env, namespace):
     name = "rolling"
     kubectl(k8s_env, "apply", "-n", namespace, "-f", "-", stdin=sample_deployment(name, 3))
-    kubectl(
-        k8s_env,
-        "rollout",
-        "status",
-        "-n",
-        namespace,
-        f"deployment/{name}",
-        f"--timeout={TIMEOUT}s",
-        timeout=TIMEOUT + 10,
-    )
+    rollout_status(k8s_env, namespace, name)
     old = ready_pods(k8s_env, namespace, f"app={name}", 3)
     old_names = {p["metadata"]["name"] for p in old}
     old_hashes = {p["metadata"]["labels"]["pod-template-hash"] for p in old}
@@ -177,16 +174,7 @@ def test_rolling_update_replaces_pods(k8s_env, namespace):
 
     patch = {"spec": {"template": {"metadata": {"annotations": {"testbed/revision": "2"}}}}}
     kubectl(k8s_env, "patch", "-n", namespace, f"deployment/{name}", "-p", json.dumps(patch))
-    kubectl(
-        k8s_env,
-        "rollout",
-        "status",
-        "-n",
-        namespace,
-        f"deployment/{name}",
-        f"--timeout={TIMEOUT}s",
-        timeout=TIMEOUT + 10,
-    )
+    rollout_status(k8s_env, namespace, name)
 
     # The ReplicaSet of revision 2 carries the new template hash.
     def new_hash():
