@@ -97,24 +97,7 @@ def run_once(cfg: Config, api: client.ApiClient, source: PodSource) -> ExitCode:
     finally:
         leadership.release()
         disconnect(zk)
-    log.info(
-        report.summary(),
-        extra={
-            "summary": {
-                "pods_seen": report.pods_seen,
-                "pods_counted": report.pods_counted,
-                "services": report.services,
-                "created": report.created,
-                "updated": report.updated,
-                "adopted": report.adopted,
-                "deleted": report.deleted,
-                "unchanged": report.unchanged,
-                "failed": len(report.failed),
-                "warnings": report.warnings,
-                "duration": round(report.duration, 3),
-            }
-        },
-    )
+    log.info(report.summary(), extra={"summary": report.figures()})
     return report.exit_code(cfg.strict)
 
 

@@ -68,13 +68,30 @@ class SyncReport:
             return ExitCode.HELD
         return ExitCode.OK
 
+    def figures(self) -> dict[str, int | float]:
+        """The run's counts, for the summary line and JSON logs."""
+        return {
+            "pods_seen": self.pods_seen,
+            "pods_counted": self.pods_counted,
+            "services": self.services,
+            "created": self.created,
+            "updated": self.updated,
+            "adopted": self.adopted,
+            "deleted": self.deleted,
+            "unchanged": self.unchanged,
+            "failed": len(self.failed),
+            "deletions_held": len(self.held_deletions),
+            "warnings": self.warnings,
+            "duration": round(self.duration, 3),
+        }
+
     def summary(self) -> str:
+        f = self.figures()
         return (
-            f"sync done: pods seen {self.pods_seen}, counted {self.pods_counted}, services {self.services}; "
-            f"created {self.created}, updated {self.updated}, adopted {self.adopted}, deleted {self.deleted}, "
-            f"unchanged {self.unchanged}, failed {len(self.failed)}, deletions held {len(self.held_deletions)}; "
-            f"warnings {self.warnings}; "
-            f"{self.duration:.3f}s"
+            f"sync done: pods seen {f['pods_seen']}, counted {f['pods_counted']}, services {f['services']}; "
+            f"created {f['created']}, updated {f['updated']}, adopted {f['adopted']}, deleted {f['deleted']}, "
+            f"unchanged {f['unchanged']}, failed {f['failed']}, deletions held {f['deletions_held']}; "
+            f"warnings {f['warnings']}; {self.duration:.3f}s"
         )
 
 
