@@ -51,7 +51,6 @@ class SyncReport:
     plan: Plan | None = None
     failed: dict[str, str] = field(default_factory=dict)
     owned: int = 0  # services this owner held before the run
-    transactions: int = 0
     connection_lost: bool = False
     duration: float = 0.0
 
@@ -207,7 +206,6 @@ def reconcile(
         held_deletions=[c.service for c in held_deletes],
         owned=owned,
         failed=result.failed,
-        transactions=result.transactions,
         connection_lost=result.connection_lost,
         duration=time.monotonic() - started,
     )

@@ -28,7 +28,7 @@ from lib.leader import Leadership, lock_path
 from lib.metrics import Health, Metrics
 from lib.model import DesiredState, PodInfo, Problem
 from lib.registry import LeadershipLost, Registry
-from lib.servicemap import build_desired, claims, counts
+from lib.servicemap import claims, counts
 from lib.source import Gone, PodEvent, PodSource, SourceError, watch_pods
 from lib.zk import RegistryError
 
@@ -278,7 +278,10 @@ class Loop:
         problems = [p for key, pod in self.pods.items() for p in self._index(key, pod)]
         report_problems(problems)
         self.events.problems(problems)
-        state = build_desired(self.pods.values(), self.cfg.claim_policy)
+        state = self._desired(set(self.providers))
+        state.pods_seen = len(self.pods)
+        state.pods_counted = sum(1 for pod in self.pods.values() if counts(pod))
+        state.problems = problems
         report = reconcile(self.cfg, self.registry, state)
         self.owned = report.owned
         self.registered = {name: len(ips) for name, ips in state.services.items()}

@@ -51,7 +51,6 @@ class ApplyResult:
     failed: dict[str, str] = field(default_factory=dict)
     # Services that turned out to belong to someone else when written.
     foreign: dict[str, str] = field(default_factory=dict)
-    transactions: int = 0
     connection_lost: bool = False
 
 
@@ -220,7 +219,6 @@ class Registry:
         conflicted: list[Change] = []
         while pending:
             chunk, async_result = pending.pop(0)
-            result.transactions += 1
             try:
                 outcome = async_result.get()
             except _LOST as exc:
@@ -266,7 +264,6 @@ class Registry:
         for _ in range(CONFLICT_RETRIES + 1):
             try:
                 outcome = self._commit_async([change]).get()
-                result.transactions += 1
                 if self._failed_change([change], outcome) is None:
                     result.applied.append(change)
                     return
