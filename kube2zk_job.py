@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from kazoo.exceptions import KazooException
 from kubernetes import client
 
-from lib.config import Config, UsageError, load_config, usage_error_exit
-from lib.controller import (
+from lib.settings.options import Config, UsageError, load_config, usage_error_exit
+from lib.sync import (
     ExitCode,
     desired_nodes,
     plan_document,
@@ -29,17 +29,17 @@ from lib.controller import (
     service_map_document,
     sync_once,
 )
-from lib.events import EventRecorder
-from lib.kube import api_client
-from lib.leader import Leadership, lock_path
+from lib.kube.events import EventRecorder
+from lib.kube.client import api_client
+from lib.zk.lock import Leadership, lock_path
 from lib.logs import setup_logging
-from lib.loop import Loop
-from lib.metrics import Health, Metrics, serve
-from lib.nodedata import decode_servers
-from lib.registry import LeadershipLost, Registry
-from lib.servicemap import build_desired
-from lib.source import PodSource, SourceError
-from lib.zk import RegistryError, RegistrySetupError, connect_config, disconnect
+from lib.daemon.loop import Loop
+from lib.daemon.health import Health, Metrics, serve
+from lib.layouts.seed import decode_servers
+from lib.zk.registry import LeadershipLost, Registry
+from lib.desired.servicemap import build_desired
+from lib.kube.pods import PodSource, SourceError
+from lib.zk.connect import RegistryError, RegistrySetupError, connect_config, disconnect
 
 log = logging.getLogger("kube2zk")
 

@@ -34,7 +34,7 @@ import report  # noqa: E402
 import zkbench  # noqa: E402
 from bed import PODS_PER_NODE, REPO, Bed, Workload, log  # noqa: E402
 
-from lib.nodedata import DEFAULT_CONFIG, encode_node  # noqa: E402
+from lib.layouts.seed import DEFAULT_CONFIG, encode_node  # noqa: E402
 
 OUT = HERE / "out"
 NAMESPACE_PREFIX = "k2z-bench-"

@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kazoo.client import KazooClient
 
-from lib.config import load_config
-from lib.controller import reconcile
+from lib.settings.options import load_config
+from lib.sync import reconcile
 from lib.model import PodInfo
-from lib.nodedata import DEFAULT_CONFIG, encode_node
-from lib.registry import Registry
-from lib.servicemap import build_desired
+from lib.layouts.seed import DEFAULT_CONFIG, encode_node
+from lib.zk.registry import Registry
+from lib.desired.servicemap import build_desired
 
 
 def claims_dir(zk_root: str, owner: str = "default") -> str:
@@ -314,7 +314,7 @@ def test_a_version_conflict_is_re_read_and_re_planned(bare_zk: KazooClient):
         # The plan below is made, then someone writes the node before it is applied.
         state = build_desired(pods_for({"10.0.0.1": ["a", "b"]}))
         desired = {name: encode_node(DEFAULT_CONFIG, ips) for name, ips in state.services.items()}
-        from lib.plan import compute_plan
+        from lib.plan.diff import compute_plan
 
         plan = compute_plan(desired, registry.read(desired), cfg.owner_id)
         zk.set(f"{root}/rpc_v2/a", b"changed meanwhile")

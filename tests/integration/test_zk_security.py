@@ -20,10 +20,10 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 from kazoo.security import ACL, OPEN_ACL_UNSAFE, make_digest_acl
 
-from lib.config import UsageError, load_config
-from lib.plan import compute_plan
-from lib.registry import Registry
-from lib.zk import RegistryError, connect, disconnect
+from lib.settings.options import UsageError, load_config
+from lib.plan.diff import compute_plan
+from lib.zk.registry import Registry
+from lib.zk.connect import RegistryError, connect, disconnect
 
 ZOOKEEPER_SH = REPO / "testbed" / "zookeeper.sh"
 
@@ -271,7 +271,7 @@ def test_every_created_node_gets_the_configured_acl(
 ):
     """The same through the library: base path, its missing parents, service
     node, ownership records and the writer lock's nodes."""
-    from lib.leader import Leadership, lock_path
+    from lib.zk.lock import Leadership, lock_path
 
     writer = connect(zk_hosts, 10, auth=ALICE, acl_mode=mode)
     try:

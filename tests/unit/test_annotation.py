@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib.annotation import MAX_ANNOTATION_BYTES, parse_annotation
+from lib.desired.annotation import MAX_ANNOTATION_BYTES, parse_annotation
 from lib.model import ServiceDecl
-from lib.names import node_name_error
+from lib.desired.names import node_name_error
 
 SEED_ANNOTATION = (
     '[{"serviceName": "test-rpc-server-1", "version": "v0" }, { "serviceName": "test-rpc-server-2", "version": "v1"}]'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib.plan import Action, Current, DeletionBudget, NodeState, compute_plan, hold_deletions, parse_budget
+from lib.plan.diff import Action, Current, DeletionBudget, NodeState, compute_plan, hold_deletions, parse_budget
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kazoo.hosts import collect_hosts
 
-from lib.config import UsageError, load_config, parse_duration, validate_zk_servers
-from lib.nodedata import DEFAULT_CONFIG, encode_node
+from lib.settings.options import UsageError, load_config, parse_duration, validate_zk_servers
+from lib.layouts.seed import DEFAULT_CONFIG, encode_node
 
 NO_ENV: dict[str, str] = {}
 

@@ -3,10 +3,10 @@
 
 import pytest
 
-from lib.controller import ExitCode, SyncReport, describe_change, desired_nodes
+from lib.sync import ExitCode, SyncReport, describe_change, desired_nodes
 from lib.model import DesiredState, Problem
-from lib.nodedata import DEFAULT_CONFIG, MAX_NODE_BYTES, encode_node
-from lib.plan import Action, Change
+from lib.layouts.seed import DEFAULT_CONFIG, MAX_NODE_BYTES, encode_node
+from lib.plan.diff import Action, Change
 
 
 def state(services: dict[str, set[str]]) -> DesiredState:

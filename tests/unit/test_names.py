@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from lib.names import MAX_NAME_BYTES, node_name_error, overlaps, path_error
+from lib.desired.names import MAX_NAME_BYTES, node_name_error, overlaps, path_error
 
 
 def zookeeper_accepts(path: str) -> bool:

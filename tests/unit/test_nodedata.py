@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib.nodedata import DEFAULT_CONFIG, decode_servers, encode_node, ip_sort_key, sorted_servers
+from lib.layouts.seed import DEFAULT_CONFIG, decode_servers, encode_node, ip_sort_key, sorted_servers
 
 SEED_CONFIG = ["zone kg 8M", "kg_round_robin broken_tries=2 health_checks=5 max_uri_slots=0", "keepalive 32"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from lib.config import load_config
-from lib.controller import sync_once
-from lib.source import PodSource, SourceError
+from lib.settings.options import load_config
+from lib.sync import sync_once
+from lib.kube.pods import PodSource, SourceError
 
 
 def raw_page(names: list[str], token: str | None) -> dict:

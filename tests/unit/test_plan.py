@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib.plan import Action, Change, Current, NodeState, compute_plan
+from lib.plan.diff import Action, Change, Current, NodeState, compute_plan
 
 ME = "cluster-a"
 OTHER = "cluster-b"

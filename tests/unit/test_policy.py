@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lib.model import PodInfo
-from lib.policy import OPEN, PolicyError, load_policy, parse_policy
-from lib.servicemap import build_desired
+from lib.desired.policy import OPEN, PolicyError, load_policy, parse_policy
+from lib.desired.servicemap import build_desired
 
 POLICY = """
 default: allow

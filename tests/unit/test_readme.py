@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.config import OPTIONS
+from lib.settings.options import OPTIONS
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
@@ -20,7 +20,7 @@ def test_every_option_is_documented_with_its_environment_variable(option):
 
 def test_help_renders_every_option():
     """argparse %-formats help texts; one stray % (as in 5,10%) crashes --help."""
-    from lib.config import _parser
+    from lib.settings.options import _parser
 
     text = _parser().format_help()
     for option in OPTIONS:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lib.model import PodInfo
-from lib.servicemap import build_desired, counts
+from lib.desired.servicemap import build_desired, counts
 
 
 def pod(
@@ -177,7 +177,7 @@ def test_servers_are_exactly_the_ips_of_counted_pods_declaring_the_service(pods)
 
 
 def test_ipv6_and_dual_stack_pods_register_their_primary_address():
-    from lib.nodedata import decode_servers, encode_node
+    from lib.layouts.seed import decode_servers, encode_node
 
     v6_only = PodInfo("ns", "a", "Running", True, False, "fd00::2", '[{"serviceName": "svc"}]')
     dual_v4_primary = PodInfo("ns", "b", "Running", True, False, "10.0.0.9", '[{"serviceName": "svc"}]')

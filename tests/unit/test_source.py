@@ -2,7 +2,7 @@
 
 import pytest
 
-from lib.source import pod_info
+from lib.kube.pods import pod_info
 
 ANNOTATION = '[{"serviceName": "test-rpc-server-1", "version": "v0"}]'
 

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from lib.model import ServiceDecl
-from lib.names import node_name_error
+from lib.desired.names import node_name_error
 
 ANNOTATION = "rpc-service"
 LABEL = "rpc-service"

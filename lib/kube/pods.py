@@ -20,8 +20,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
-from lib.annotation import ANNOTATION, LABEL, LABEL_VALUE
-from lib.kube import KubeApi, pods_path
+from lib.desired.annotation import ANNOTATION, LABEL, LABEL_VALUE
+from lib.kube.client import KubeApi, pods_path
 from lib.model import PodInfo
 
 log = logging.getLogger(__name__)

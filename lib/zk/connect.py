@@ -19,7 +19,7 @@ from kazoo.protocol.states import KeeperState
 from kazoo.retry import KazooRetry
 from kazoo.security import ACL, CREATOR_ALL_ACL, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE
 
-from lib.config import Config
+from lib.settings.options import Config
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from urllib.parse import quote
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from lib.kube import KubeApi
+from lib.kube.client import KubeApi
 from lib.model import Problem
 
 log = logging.getLogger(__name__)

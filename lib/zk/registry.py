@@ -31,7 +31,7 @@ from kazoo.exceptions import (
 )
 from kazoo.interfaces import IAsyncResult
 
-from lib.plan import Action, Change, Current, NodeState, compute_plan
+from lib.plan.diff import Action, Change, Current, NodeState, compute_plan
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from lib.annotation import parse_annotation
+from lib.desired.annotation import parse_annotation
 from lib.model import DesiredState, PodInfo, Problem, ServiceDecl
-from lib.policy import OPEN, ClaimPolicy
+from lib.desired.policy import OPEN, ClaimPolicy
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from lib.names import overlaps, path_error
-from lib.nodedata import DEFAULT_CONFIG
-from lib.plan import DeletionBudget, parse_budget
-from lib.policy import OPEN, ClaimPolicy, PolicyError, load_policy
+from lib.desired.names import overlaps, path_error
+from lib.layouts.seed import DEFAULT_CONFIG
+from lib.plan.diff import DeletionBudget, parse_budget
+from lib.desired.policy import OPEN, ClaimPolicy, PolicyError, load_policy
 
 
 class UsageError(Exception):
