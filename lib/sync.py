@@ -13,13 +13,13 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from lib.settings.options import Config
-from lib.model import DesiredState, Problem
-from lib.layouts.seed import MAX_NODE_BYTES, decode_servers, encode_node, sorted_servers
-from lib.plan.diff import Action, Change, Plan, compute_plan, hold_deletions
-from lib.zk.registry import Registry
 from lib.desired.servicemap import build_desired
 from lib.kube.pods import PodSource
+from lib.layouts.seed import MAX_NODE_BYTES, decode_servers, encode_node, sorted_servers
+from lib.model import DesiredState, Problem
+from lib.plan.diff import Action, Change, Plan, compute_plan, hold_deletions
+from lib.settings.options import Config
+from lib.zk.registry import Registry
 
 log = logging.getLogger(__name__)
 

@@ -21,16 +21,16 @@ from collections.abc import Callable
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 
+from lib.daemon.health import Health, Metrics
+from lib.desired.servicemap import claims, counts
+from lib.kube.events import EventRecorder
+from lib.kube.pods import Gone, PodEvent, PodSource, SourceError, watch_pods
+from lib.model import DesiredState, PodInfo, Problem
 from lib.settings.options import Config
 from lib.sync import SyncReport, reconcile, report_problems
-from lib.kube.events import EventRecorder
-from lib.zk.lock import Leadership, lock_path
-from lib.daemon.health import Health, Metrics
-from lib.model import DesiredState, PodInfo, Problem
-from lib.zk.registry import LeadershipLost, Registry
-from lib.desired.servicemap import claims, counts
-from lib.kube.pods import Gone, PodEvent, PodSource, SourceError, watch_pods
 from lib.zk.connect import RegistryError
+from lib.zk.lock import Leadership, lock_path
+from lib.zk.registry import LeadershipLost, Registry
 
 log = logging.getLogger(__name__)
 

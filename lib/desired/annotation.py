@@ -10,8 +10,8 @@ import functools
 import json
 from typing import Any
 
-from lib.model import ServiceDecl
 from lib.desired.names import node_name_error
+from lib.model import ServiceDecl
 
 ANNOTATION = "rpc-service"
 LABEL = "rpc-service"

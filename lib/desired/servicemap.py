@@ -11,8 +11,8 @@ import logging
 from collections.abc import Iterable
 
 from lib.desired.annotation import parse_annotation
-from lib.model import DesiredState, PodInfo, Problem, ServiceDecl
 from lib.desired.policy import OPEN, ClaimPolicy
+from lib.model import DesiredState, PodInfo, Problem, ServiceDecl
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from lib.desired.names import overlaps, path_error
+from lib.desired.policy import OPEN, ClaimPolicy, PolicyError, load_policy
 from lib.layouts.seed import DEFAULT_CONFIG
 from lib.plan.diff import DeletionBudget, parse_budget
-from lib.desired.policy import OPEN, ClaimPolicy, PolicyError, load_policy
 
 
 class UsageError(Exception):

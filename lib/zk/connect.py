@@ -20,19 +20,11 @@ from kazoo.retry import KazooRetry
 from kazoo.security import ACL, CREATOR_ALL_ACL, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE
 
 from lib.settings.options import Config
+from lib.zk.errors import RegistryError, RegistrySetupError
 
 log = logging.getLogger(__name__)
 
 ACL_MODES = ("auto", "creator-all+world-read", "creator-all", "open")
-
-
-class RegistryError(Exception):
-    """ZooKeeper could not be reached or failed as a whole."""
-
-
-class RegistrySetupError(RegistryError):
-    """A configuration or permission problem (credential, ACL, TLS files):
-    retrying will not fix it, so --loop gives up too."""
 
 
 def node_acl(mode: str, authenticated: bool) -> list[ACL]:

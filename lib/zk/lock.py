@@ -19,7 +19,7 @@ from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, LockTimeout, NoAuthError
 from kazoo.recipe.lock import Lock
 
-from lib.zk.connect import RegistrySetupError
+from lib.zk.errors import RegistrySetupError
 
 log = logging.getLogger(__name__)
 

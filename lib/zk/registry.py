@@ -32,6 +32,7 @@ from kazoo.exceptions import (
 from kazoo.interfaces import IAsyncResult
 
 from lib.plan.diff import Action, Change, Current, NodeState, compute_plan
+from lib.zk.errors import LeadershipLost
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,6 @@ class ApplyResult:
     # Services that turned out to belong to someone else when written.
     foreign: dict[str, str] = field(default_factory=dict)
     connection_lost: bool = False
-
-
-class LeadershipLost(Exception):
-    """The writer lock's node is gone: another process may be writing now."""
 
 
 class Registry:
