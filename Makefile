@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test unit lint testbed-up testbed-down venv clean
+.PHONY: demo test test-unit test-zk test-kube unit lint testbed-up testbed-down venv clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt bench/requirements.txt
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
@@ -23,12 +23,21 @@ testbed-down:
 demo: testbed-up
 	bash demo/demo.sh
 
-# The integration tests bring the bed up themselves (or reuse a running one).
+# Every tier, cheapest first: unit (no server), zookeeper (a ZooKeeper of its
+# own, or the bed's), kubernetes (brings the bed up itself, or reuses it).
 test: venv
 	$(PY) -m pytest
 
-unit: venv
+test-unit: venv
 	$(PY) -m pytest tests/unit
+
+unit: test-unit
+
+test-zk: venv
+	$(PY) -m pytest tests/zookeeper
+
+test-kube: venv
+	$(PY) -m pytest tests/kubernetes
 
 lint: venv
 	$(VENV)/bin/ruff check .

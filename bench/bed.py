@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,12 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from helpers import LABEL, bed_env, bed_script, create_namespace, pod_ready
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
-REPO = Path(__file__).resolve().parent.parent
-LABEL = "rpc-service"
 SELECTOR = f"{LABEL}=true"
 PODS_PER_NODE = 200  # a node's /24 gives kwok about 250 addresses
 WORKERS = 16
@@ -38,14 +36,6 @@ def log(msg: str) -> None:
 
 def annotation(*services: str) -> str:
     return json.dumps([{"serviceName": s, "version": "1.0"} for s in services], separators=(",", ":"))
-
-
-def pod_ready(item: dict[str, Any]) -> bool:
-    status = item.get("status") or {}
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or ())
-    meta = item.get("metadata") or {}
-    running = status.get("phase") == "Running" and bool(status.get("podIP"))
-    return ready and running and not meta.get("deletionTimestamp")
 
 
 @dataclass
@@ -75,19 +65,11 @@ class Bed:
         started = time.monotonic()
         self.started_here = not (self.state_dir / "env").exists()
         log(f"test bed {self.state_dir} with {self.nodes} fake nodes: testbed/up.sh")
-        proc = subprocess.run(
-            ["bash", str(REPO / "testbed/up.sh")], env=self.script_env(), capture_output=True, text=True, check=False
-        )
+        proc = bed_script("up.sh", env=self.script_env())
         if proc.returncode != 0:
             raise SystemExit(f"testbed/up.sh failed:\n{proc.stderr[-3000:]}")
-        env_file = self.state_dir / "env"
-        out = subprocess.run(
-            ["bash", "-c", '. "$1" && printf "%s\\0" "$KUBECONFIG" "$ZK_HOSTS" "$PATH" "$K8S_API"', "_", str(env_file)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split("\0")
-        self.env = {"KUBECONFIG": out[0], "ZK_HOSTS": out[1], "PATH": out[2], "K8S_API": out[3]}
+        env = bed_env(self.state_dir)
+        self.env = {key: env[key] for key in ("KUBECONFIG", "ZK_HOSTS", "PATH", "K8S_API")}
         configuration = client.Configuration()
         config.load_kube_config(config_file=self.env["KUBECONFIG"], client_configuration=configuration)
         configuration.connection_pool_maxsize = WORKERS * 2
@@ -97,7 +79,7 @@ class Bed:
 
     def down(self) -> None:
         log(f"tearing down the test bed {self.state_dir}")
-        subprocess.run(["bash", str(REPO / "testbed/down.sh")], env=self.script_env(), capture_output=True, check=False)
+        bed_script("down.sh", env=self.script_env())
 
     @property
     def core(self) -> client.CoreV1Api:
@@ -120,19 +102,7 @@ class Bed:
         return {"kubernetes": info.git_version}
 
     def ensure_namespace(self, name: str) -> None:
-        try:
-            self.core.create_namespace({"metadata": {"name": name}})
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                self.core.read_namespaced_service_account("default", name)
-                return
-            except ApiException:
-                time.sleep(0.3)
-        raise SystemExit(f"namespace {name} got no default ServiceAccount")
+        create_namespace(self.core, name)
 
     def raw_list(self, namespace: str, selector: str = SELECTOR, page_size: int = 500) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -18,10 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bed import REPO
+from helpers import REPO, job_command
 from zkbench import Counters
-
-JOB = REPO / "kube2zk_job.py"
 
 
 @dataclass
@@ -57,8 +55,8 @@ class JobResult:
         return float(self.summary.get("duration", float("nan")))
 
 
-def job_command(scope: Scope, zk_hosts: str, *extra: str) -> list[str]:
-    return [sys.executable, str(JOB), "-zkservers", zk_hosts, *scope.flags(), "--log-format", "json", *extra]
+def scoped_command(scope: Scope, zk_hosts: str, *extra: str) -> list[str]:
+    return job_command("-zkservers", zk_hosts, *scope.flags(), "--log-format", "json", *extra)
 
 
 # Started from a small process: Linux carries the RSS of the process that
@@ -77,7 +75,7 @@ print(json.dumps({"wall": wall, "rc": os.waitstatus_to_exitcode(status), "user":
 
 def run_job(scope: Scope, env: dict[str, str], *extra: str, prefix: list[str] | None = None) -> JobResult:
     """One run of the job; ``prefix`` wraps it (a profiler)."""
-    cmd = (prefix or []) + job_command(scope, env["ZK_HOSTS"], *extra)
+    cmd = (prefix or []) + scoped_command(scope, env["ZK_HOSTS"], *extra)
     child_env = {**os.environ, "KUBECONFIG": env["KUBECONFIG"]}
     with tempfile.TemporaryFile("w+") as err:
         before = Counters.take(env["ZK_HOSTS"])

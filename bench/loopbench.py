@@ -5,84 +5,37 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bed import LABEL, Bed, PodSpec, Workload, annotation, log, pod_ready
-from jobrun import JOB, REPO, Scope
+from bed import LABEL, Bed, PodSpec, Workload, annotation, log
+from helpers import LoopProcess, deployment, pod_ready
+from jobrun import Scope
 from kazoo.client import KazooClient
 from kazoo.recipe.watchers import DataWatch
 from zkbench import Counters
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+INCREMENTAL_SYNCS = 'kube2zk_sync_duration_seconds_count{kind="incremental"}'
 
 
-class LoopProcess:
-    def __init__(self, scope: Scope, env: dict[str, str], log_path: Path):
-        self.scope, self.env, self.log_path = scope, env, log_path
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
+def start_loop(scope: Scope, env: dict[str, str], log_path: Path) -> LoopProcess:
+    """``--loop`` on the bed's ZooKeeper, scoped like a measured job run; wait
+    for it with ``wait_ready`` (seconds until its first full sync is done)."""
+    args = ["-zkservers", env["ZK_HOSTS"], *scope.flags()]
+    return LoopProcess(args, {**os.environ, "KUBECONFIG": env["KUBECONFIG"]}, log_path)
 
-    def start(self, timeout: float = 300.0) -> float:
-        """Start it; seconds until /readyz answers 200 (its first full sync is done)."""
-        cmd = [sys.executable, str(JOB), "-zkservers", self.env["ZK_HOSTS"], *self.scope.flags()]
-        cmd += ["--loop", "--metrics-addr", f"127.0.0.1:{self.port}"]
-        started = time.perf_counter()
-        with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen(
-                cmd, cwd=REPO, env={**os.environ, "KUBECONFIG": self.env["KUBECONFIG"]}, stdout=out, stderr=out
-            )
-        while time.perf_counter() - started < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"--loop exited {self.proc.returncode}; see {self.log_path}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as resp:
-                    if resp.status == 200:
-                        return time.perf_counter() - started
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"--loop not ready after {timeout:.0f}s; see {self.log_path}")
 
-    def metric(self, name: str, labels: str = "") -> float:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as resp:
-            text = resp.read().decode()
-        total = 0.0
-        for line in text.splitlines():
-            if line.startswith(name) and labels in line:
-                total += float(line.rsplit(" ", 1)[1])
-        return total
-
-    def memory_mb(self) -> dict[str, float]:
-        assert self.proc is not None
-        out = {}
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = int(value.split()[0]) / 1024
-        return out
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS and VmHWM of a process, in MiB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) / 1024
+    return out
 
 
 class NodeWatch:
@@ -184,27 +137,16 @@ def measure_latency(bed: Bed, work: Workload, zk: KazooClient, scope: Scope, cha
     return result
 
 
-def deployment(name: str, replicas: int, services: tuple[str, ...]) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {
-                    "labels": {"app": name, LABEL: "true"},
-                    "annotations": {LABEL: annotation(*services), "bench/rev": "1"},
-                },
-                "spec": {
-                    "containers": [{"name": "app", "image": "registry.invalid/app:1"}],
-                    "tolerations": [{"operator": "Exists"}],
-                    "terminationGracePeriodSeconds": 0,
-                },
-            },
-        },
-    }
+def rolling_deployment(name: str, replicas: int, services: tuple[str, ...]) -> dict[str, Any]:
+    """Bound to no image kwok would pull, tolerating every fake node, replaced at once."""
+    return deployment(
+        name,
+        replicas,
+        annotation(*services),
+        annotations={"bench/rev": "1"},
+        containers=[{"name": "app", "image": "registry.invalid/app:1"}],
+        pod_spec={"tolerations": [{"operator": "Exists"}], "terminationGracePeriodSeconds": 0},
+    )
 
 
 def settled_ips(bed: Bed, ns: str, name: str, replicas: int, revision: str) -> frozenset[str] | None:
@@ -222,7 +164,7 @@ def rolling_update(bed: Bed, work: Workload, zk: KazooClient, loop: LoopProcess,
     name = "bench-roll"
     services = ("bench-roll-a", "bench-roll-b")
     apps = bed.apps
-    apps.create_namespaced_deployment(work.ns, deployment(name, replicas, services), _preload_content=False)
+    apps.create_namespaced_deployment(work.ns, rolling_deployment(name, replicas, services), _preload_content=False)
     started = time.perf_counter()
     while (ips := settled_ips(bed, work.ns, name, replicas, "1")) is None:
         if time.perf_counter() - started > 300:
@@ -236,7 +178,7 @@ def rolling_update(bed: Bed, work: Workload, zk: KazooClient, loop: LoopProcess,
     before = {s: zk.get(f"{scope.zk_path}/{s}")[1].version for s in services}
     marks = {s: w.mark() for s, w in watches.items()}
     counters = Counters.take(bed.env["ZK_HOSTS"])
-    batches = loop.metric("kube2zk_sync_duration_seconds_count", 'kind="incremental"')
+    batches = loop.metric(INCREMENTAL_SYNCS) or 0.0
     log(f"  rolling update of {replicas} pods")
     t0 = time.perf_counter()
     patch = {"spec": {"template": {"metadata": {"annotations": {"bench/rev": "2"}}}}}
@@ -255,7 +197,7 @@ def rolling_update(bed: Bed, work: Workload, zk: KazooClient, loop: LoopProcess,
     time.sleep(2.0)
     after = {s: zk.get(f"{scope.zk_path}/{s}")[1].version for s in services}
     counters = Counters.take(bed.env["ZK_HOSTS"]) - counters
-    batches = loop.metric("kube2zk_sync_duration_seconds_count", 'kind="incremental"') - batches
+    batches = (loop.metric(INCREMENTAL_SYNCS) or 0.0) - batches
     min_sizes = {s: min(len(v or ()) for _, v, _ in w.seen[marks[s] :]) for s, w in watches.items()}
     return {
         "replicas": replicas,

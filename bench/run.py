@@ -3,6 +3,7 @@
 
 .venv/bin/python bench/run.py --smoke
 .venv/bin/python bench/run.py --sizes 1000,2000,5000,10000 --write
+.venv/bin/python bench/run.py --soak --write           # --loop under 10 minutes of pod churn
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(HERE.parent))
+sys.path.insert(2, str(HERE.parent / "tests"))  # helpers shared with the tests
 
 import jobrun  # noqa: E402
 import loopbench  # noqa: E402
 import report  # noqa: E402
+import soak  # noqa: E402
 import zkbench  # noqa: E402
-from bed import PODS_PER_NODE, REPO, Bed, Workload, log  # noqa: E402
+from bed import PODS_PER_NODE, Bed, Workload, log  # noqa: E402
+from helpers import REPO  # noqa: E402
 
 from lib.layouts.seed import DEFAULT_CONFIG, encode_node  # noqa: E402
 
@@ -62,7 +66,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--render", metavar="RESULTS_JSON", help="only redraw bench/scaling.png and BENCHMARKS.md from a saved results"
     )
+    soak.add_arguments(p)
     args = p.parse_args(argv)
+    soak.check_arguments(p, args)
     if args.smoke:
         args.pods, args.services = 300, 60
         args.sizes = args.sizes or "100"
@@ -325,11 +331,11 @@ class Bench:
         with self.phases("loop: latency pods"):
             loopbench.add_latency_pods(self.work)
             self.work.wait_ready()
-        proc = loopbench.LoopProcess(scope, self.env, OUT / f"loop-{n}.log")
         result: dict[str, Any] = {}
+        proc = loopbench.start_loop(scope, self.env, OUT / f"loop-{n}.log")
         try:
             with self.phases("loop: start to ready"):
-                result["ready_s"] = proc.start()
+                result["ready_s"] = proc.wait_ready()
             with self.phases(f"loop: {self.args.latency_changes} single-pod changes"):
                 lat = loopbench.measure_latency(self.bed, self.work, self.zk, scope, self.args.latency_changes)
                 result["latency"] = lat.summary()
@@ -341,10 +347,10 @@ class Bench:
                         self.bed, self.work, self.zk, proc, scope, self.args.roll_replicas
                     )
                 log(f"  rolling update: {result['rolling']}")
-            mem = proc.memory_mb()
+            mem = loopbench.memory_mb(proc.proc.pid)
             result["rss"], result["hwm"] = mem["VmRSS"], mem["VmHWM"]
         finally:
-            proc.stop()
+            proc.stop(timeout=30)
         return result
 
     # -- the whole run ---------------------------------------------------------------------
@@ -422,10 +428,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.render:
         results = json.loads(Path(args.render).read_text())
+        if "soak" in results:
+            report.write_soak(REPO / "BENCHMARKS.md", results)
+            log("wrote the Soak section of BENCHMARKS.md")
+            return 0
         report.plot(results, HERE / "scaling.png")
         report.write_benchmarks(REPO / "BENCHMARKS.md", results)
         log("wrote BENCHMARKS.md and bench/scaling.png")
         return 0
+    if args.soak:
+        return soak.main(Bench(args), args, REPO)
     bench = Bench(args)
     try:
         results = bench.run()

@@ -4,24 +4,14 @@ write/read floors and snapshots of the nodes a run must not touch."""
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 from dataclasses import dataclass
 
+from helpers import four_letter
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 
 TXN_OPS = 500  # the product's MAX_TXN_OPS
-
-
-def four_letter(hosts: str, cmd: str) -> str:
-    host, _, port = hosts.split(",")[0].rpartition(":")
-    with socket.create_connection((host, int(port)), timeout=5) as s:
-        s.sendall(cmd.encode())
-        chunks = []
-        while chunk := s.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks).decode()
 
 
 def mntr(hosts: str) -> dict[str, str]:

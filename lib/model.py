@@ -1,10 +1,22 @@
-"""Plain data shared by every stage of a sync; no I/O here."""
+"""Plain data shared by every stage of a sync, and the paths every stage
+agrees on; no I/O here."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
+
+LABEL = "rpc-service"
+LABEL_VALUE = "true"
+ANNOTATION = "rpc-service"
+
+# ZooKeeper's default jute.maxbuffer is 1 MiB for a whole packet; an oversized
+# write makes the server drop the connection (failing every write in flight),
+# so such data is refused before it is sent.
+MAX_NODE_BYTES = 1024 * 1024 - 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,12 @@ class PodInfo:
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
 
+    @property
+    def serving(self) -> bool:
+        """Running, Ready, not terminating and addressed: anything less would
+        send callers to a dead or draining pod."""
+        return self.phase == "Running" and self.ready and not self.deleting and bool(self.pod_ip)
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -59,7 +77,7 @@ class Problem:
 
 @dataclass
 class DesiredState:
-    """What ZooKeeper should hold, built from one full list of pods."""
+    """What ZooKeeper should hold for some services: service -> pod IPs."""
 
     services: dict[str, set[str]] = field(default_factory=dict)
     # Declarations seen per service, for layouts that need more than the IP.
@@ -67,3 +85,90 @@ class DesiredState:
     pods_seen: int = 0
     pods_counted: int = 0
     problems: list[Problem] = field(default_factory=list)
+
+
+# -- nodes, as the planner and the registry see them ---------------------------------
+
+
+class Action(enum.Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    ADOPT = "adopt"  # take over an unowned node (migration from the original daemon)
+    DELETE = "delete"
+    FORGET = "forget"  # our ownership record outlived its node: drop the record
+
+
+@dataclass(frozen=True)
+class NodeState:
+    data: bytes
+    version: int
+    czxid: int = 0
+    children: int = 0
+
+
+@dataclass(frozen=True)
+class Current:
+    """What the registry read: the nodes that matter and who owns which path."""
+
+    nodes: Mapping[str, NodeState]
+    owners: Mapping[str, str]  # node path -> owner id, for every recorded owner
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    path: str
+    old: bytes | None  # node data before, None when the node does not exist
+    new: bytes | None  # node data after, None for a delete
+    version: int  # node version the write is conditional on (-1: create)
+    claim: bool  # create (create/adopt) or delete (delete/forget) our ownership record
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[1]
+
+
+@dataclass
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    # desired paths we may not write: path -> owner id ("" when unowned)
+    foreign: dict[str, str] = field(default_factory=dict)
+    # deletions taken out by the deletion budget
+    held: list[Change] = field(default_factory=list)
+
+    def count(self, action: Action) -> int:
+        return sum(1 for c in self.changes if c.action is action)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every ZooKeeper path kube2zk builds, in one place.
+
+    Ownership records live outside the base path, so ``ls <zkpath>`` lists
+    only services (consumers see no new children):
+    ``<owner_root>/owners/<owner>/<quoted parent directory>/<node name>``.
+    """
+
+    zk_path: str
+    owner_root: str
+    owner_id: str
+
+    @property
+    def owners_root(self) -> str:
+        return f"{self.owner_root}/owners"
+
+    def service(self, name: str) -> str:
+        return f"{self.zk_path}/{name}"
+
+    def records(self, directory: str, owner: str | None = None) -> str:
+        """The folder of one owner's records of the nodes in ``directory``."""
+        return f"{self.owners_root}/{owner or self.owner_id}/{quote(directory, safe='')}"
+
+    def record(self, node: str, owner: str | None = None) -> str:
+        directory, _, name = node.rpartition("/")
+        return f"{self.records(directory, owner)}/{name}"
+
+    @property
+    def lock(self) -> str:
+        return f"{self.owners_root}/{self.owner_id}/lock"

@@ -1,37 +1,47 @@
-"""One full sync: pods -> desired map -> plan -> owned writes.
+"""One reconcile path for every mode: desired state -> layout -> plan ->
+deletion budget -> registry writes -> one re-plan of conflicts -> report.
 
-``sync_once`` is what a one-shot run executes and what ``--loop`` calls on
-its full-sync period; it holds no state between calls.
+A one-shot run calls it once with the whole desired state; ``--loop`` calls
+it for its full syncs and, with ``only``, for the services a batch of pod
+events touched. Dry run and mock mode build the same plan and only differ in
+what happens to it: printed instead of applied (mock mode plans against an
+empty registry, without contacting ZooKeeper).
 """
 
 from __future__ import annotations
 
 import enum
-import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from lib.desired.servicemap import build_desired
-from lib.kube.pods import PodSource
-from lib.layouts.seed import MAX_NODE_BYTES, decode_servers, encode_node, sorted_servers
-from lib.model import DesiredState, Problem
-from lib.plan.diff import Action, Change, Plan, compute_plan, hold_deletions
-from lib.settings.options import Config
-from lib.zk.registry import Registry
+from lib.kube.events import EventRecorder
+from lib.layouts.seed import SeedLayout
+from lib.model import MAX_NODE_BYTES, Action, Change, Current, DesiredState, Plan, Problem
+from lib.plan.budget import DeletionWindow
+from lib.plan.diff import compute_plan
+from lib.render import describe_change
+from lib.settings.groups import SyncSettings
+from lib.zk.registry import ApplyResult, Registry
 
 log = logging.getLogger(__name__)
 
+CONFLICT_ROUNDS = 3
+
 
 class ExitCode(enum.IntEnum):
+    """The exit status of a run; when several apply, the first listed in
+    ``SyncReport.exit_code`` wins (and the summary line names them all)."""
+
     OK = 0
-    PARTIAL = 1  # some services failed, or invalid annotations with --strict
+    PARTIAL = 1  # some nodes failed, or invalid annotations with --strict
     USAGE = 2
     SOURCE = 3  # Kubernetes unreachable, forbidden or a failed list
     REGISTRY = 4  # ZooKeeper unreachable or lost during the run
     LOCKED = 5  # another run of the same owner holds the writer lock
     HELD = 6  # deletions above the deletion budget were held
+    NOT_OWNED = 7  # a declared service's node exists but no kube2zk owns it (use -adopt)
 
 
 @dataclass
@@ -44,28 +54,47 @@ class SyncReport:
     adopted: int = 0
     deleted: int = 0
     unchanged: int = 0
-    foreign: dict[str, str] = field(default_factory=dict)
+    foreign: dict[str, str] = field(default_factory=dict)  # path -> owner, "" when unowned
     problems: list[Problem] = field(default_factory=list)
-    held: dict[str, str] = field(default_factory=dict)
+    oversized: dict[str, str] = field(default_factory=dict)  # path -> reason
     held_deletions: list[str] = field(default_factory=list)
-    plan: Plan | None = None
-    failed: dict[str, str] = field(default_factory=dict)
-    owned: int = 0  # services this owner held before the run
+    failed: dict[str, str] = field(default_factory=dict)  # path -> reason
+    plan: Plan = field(default_factory=Plan)
+    owned: int = 0  # nodes this owner holds after the run
     connection_lost: bool = False
     duration: float = 0.0
 
     @property
+    def not_owned(self) -> list[str]:
+        return sorted(path for path, owner in self.foreign.items() if not owner)
+
+    @property
     def warnings(self) -> int:
-        return len(self.problems) + len(self.foreign) + len(self.held)
+        return len(self.problems) + len(self.foreign) + len(self.oversized)
 
     def exit_code(self, strict: bool = False) -> ExitCode:
         if self.connection_lost:
             return ExitCode.REGISTRY
-        if self.failed or self.held or (strict and self.problems):
-            return ExitCode.PARTIAL
         if self.held_deletions:
             return ExitCode.HELD
+        if self.failed or self.oversized or (strict and self.problems):
+            return ExitCode.PARTIAL
+        if self.not_owned:
+            return ExitCode.NOT_OWNED
         return ExitCode.OK
+
+    def count(self, result: ApplyResult) -> None:
+        for change in result.applied:
+            if change.action is Action.CREATE:
+                self.created += 1
+            elif change.action is Action.UPDATE:
+                self.updated += 1
+            elif change.action is Action.ADOPT:
+                self.adopted += 1
+            elif change.action is Action.DELETE:
+                self.deleted += 1
+        self.failed.update(result.failed)
+        self.connection_lost |= result.connection_lost
 
     def figures(self) -> dict[str, int | float]:
         """The run's counts, for the summary line and JSON logs."""
@@ -80,6 +109,7 @@ class SyncReport:
             "unchanged": self.unchanged,
             "failed": len(self.failed),
             "deletions_held": len(self.held_deletions),
+            "not_owned": len(self.not_owned),
             "warnings": self.warnings,
             "duration": round(self.duration, 3),
         }
@@ -89,35 +119,9 @@ class SyncReport:
         return (
             f"sync done: pods seen {f['pods_seen']}, counted {f['pods_counted']}, services {f['services']}; "
             f"created {f['created']}, updated {f['updated']}, adopted {f['adopted']}, deleted {f['deleted']}, "
-            f"unchanged {f['unchanged']}, failed {f['failed']}, deletions held {f['deletions_held']}; "
-            f"warnings {f['warnings']}; {self.duration:.3f}s"
+            f"unchanged {f['unchanged']}, failed {f['failed']}, deletions held {f['deletions_held']}, "
+            f"not owned {f['not_owned']}; warnings {f['warnings']}; {self.duration:.3f}s"
         )
-
-
-def desired_nodes(state: DesiredState, config_lines: tuple[str, ...]) -> tuple[dict[str, bytes], dict[str, str]]:
-    """Node data per service, and the services whose data is too large to write.
-
-    ZooKeeper answers an oversized write by dropping the connection, which
-    would fail every other write in flight, so the check happens here.
-    """
-    nodes: dict[str, bytes] = {}
-    held: dict[str, str] = {}
-    for name, ips in state.services.items():
-        data = encode_node(config_lines, ips)
-        if len(data) > MAX_NODE_BYTES:
-            held[name] = f"node data of {len(data)} bytes exceeds ZooKeeper's limit of {MAX_NODE_BYTES}"
-        else:
-            nodes[name] = data
-    return nodes, held
-
-
-def describe_change(zk_path: str, change: Change) -> str:
-    before = decode_servers(change.old) or []
-    after = decode_servers(change.new) or []
-    if change.action is Action.FORGET:
-        return f"dropped stale ownership record of {zk_path}/{change.service}"
-    verb = {Action.CREATE: "created", Action.UPDATE: "updated", Action.ADOPT: "adopted", Action.DELETE: "deleted"}
-    return f"{verb[change.action]} {zk_path}/{change.service}: servers {before} -> {after}"
 
 
 def report_problems(problems: Iterable[Problem]) -> None:
@@ -126,142 +130,119 @@ def report_problems(problems: Iterable[Problem]) -> None:
         log.warning("%s on %s", what, problem, extra={"pod": problem.pod})
 
 
-def reconcile(
-    cfg: Config, registry: Registry, state: DesiredState, only: Iterable[str] | None = None, owned: int | None = None
-) -> SyncReport:
-    """Make the owned nodes match ``state``: all of them (a full sync), or
-    only the services named in ``only`` (an incremental one, which passes the
-    number of ``owned`` services its deletion budget is relative to).
-    With --dry-run the plan is returned and nothing is written."""
-    started = time.monotonic()
-    desired, held = desired_nodes(state, cfg.node_config)
-    for name, reason in held.items():
-        log.error("service %s not written: %s", name, reason, extra={"service": name})
+class Reconciler:
+    """Makes the owned nodes match a desired state. Holds only what must
+    outlive one call in ``--loop``: the deletion window and the number of
+    nodes owned at the last full sync (the budget's base)."""
 
-    # Reads are idempotent: retried across a connection loss. Writes are not
-    # retried blindly; their conflicts are re-planned by the registry.
-    if only is None:
-        current = registry.zk.retry(registry.read, desired)
-    else:
-        only = set(only)
-        current = registry.zk.retry(registry.read_names, only)
-    plan = compute_plan(desired, current, cfg.owner_id, adopt=cfg.adopt, keep=held, only=only)
-    if owned is None:
-        owned = sum(1 for o in current.owners.values() if o == cfg.owner_id)
-    held_deletes = [] if cfg.force_deletions else hold_deletions(plan, owned, cfg.max_deletions)
-    if held_deletes:
-        log.error(
-            "holding %d deletions above the deletion budget %s of %d owned services: %s; "
-            "check the list and rerun with --force-deletions to proceed",
-            len(held_deletes),
-            cfg.max_deletions,
-            owned,
-            ", ".join(c.service for c in held_deletes[:20]) + (" ..." if len(held_deletes) > 20 else ""),
-        )
-    if cfg.dry_run:
-        return SyncReport(
-            pods_seen=state.pods_seen,
-            pods_counted=state.pods_counted,
-            services=len(state.services),
-            unchanged=len(plan.unchanged),
-            foreign=plan.foreign,
-            problems=state.problems,
-            held=held,
-            held_deletions=[c.service for c in held_deletes],
-            plan=plan,
-            duration=time.monotonic() - started,
-        )
-    if only is None or plan.changes:
-        registry.zk.retry(registry.prepare)
-    result = registry.apply(plan.changes, desired)
+    def __init__(
+        self,
+        settings: SyncSettings,
+        layout: SeedLayout,
+        registry: Registry | None,
+        budget: DeletionWindow,
+        events: EventRecorder | None = None,
+    ):
+        self.settings = settings
+        self.layout = layout
+        self.registry = registry  # None: mock mode, nothing is read or written
+        self.budget = budget
+        self.events = events
+        self.owned = 0
 
-    foreign = {**plan.foreign, **result.foreign}
-    for name, owner in sorted(foreign.items()):
-        whose = f"owned by {owner!r}" if owner else "not owned by kube2zk (use --adopt to take it over)"
-        log.warning(
-            "service node %s/%s is %s; left untouched",
-            cfg.zk_path,
-            name,
-            whose,
-            extra={"service": name, "owner": owner},
-        )
-    for change in result.applied:
-        log.info(describe_change(cfg.zk_path, change), extra={"service": change.service, "action": change.action.value})
-    for name, reason in sorted(result.failed.items()):
-        log.error("service %s/%s failed: %s", cfg.zk_path, name, reason, extra={"service": name})
+    def run(self, state: DesiredState, only: Iterable[str] | None = None) -> SyncReport:
+        """Sync every service (a full sync) or the services named in ``only``.
 
-    applied = [c.action for c in result.applied]
-    return SyncReport(
-        pods_seen=state.pods_seen,
-        pods_counted=state.pods_counted,
-        services=len(state.services),
-        created=applied.count(Action.CREATE),
-        updated=applied.count(Action.UPDATE),
-        adopted=applied.count(Action.ADOPT),
-        deleted=applied.count(Action.DELETE),
-        unchanged=len(plan.unchanged),
-        foreign=foreign,
-        problems=state.problems,
-        held=held,
-        held_deletions=[c.service for c in held_deletes],
-        owned=owned,
-        failed=result.failed,
-        connection_lost=result.connection_lost,
-        duration=time.monotonic() - started,
-    )
+        Raises RegistryError when ZooKeeper cannot be read; a failed write is
+        reported per node, never raised.
+        """
+        started = time.monotonic()
+        report_problems(state.problems)
+        scope = None if only is None else self.layout.paths_of(only)
+        desired = self.layout.nodes(state)
+        current = self._read(desired, scope)
+        report = SyncReport(state.pods_seen, state.pods_counted, len(state.services), problems=state.problems)
+        report.plan = self._plan(desired, current, scope, report)
+        if self.registry is not None and not self.settings.dry_run:
+            self._apply(report, desired, full=scope is None)
+        self._log(report)
+        if self.events is not None:
+            self.events.problems(state.problems)
+        report.duration = time.monotonic() - started
+        return report
 
+    def _read(self, desired: dict[str, bytes], scope: set[str] | None) -> Current:
+        if self.registry is None:
+            return Current({}, {})
+        if scope is None:
+            return self.registry.read(self.layout.directories(), desired)
+        return self.registry.read_paths(scope)
 
-def sync_once(cfg: Config, source: PodSource, registry: Registry) -> SyncReport:
-    """List, plan and write everything. SourceError propagates before any
-    write: a failed list never deletes anything."""
-    started = time.monotonic()
-    state = build_desired(source.list().pods, cfg.claim_policy)
-    report_problems(state.problems)
-    report = reconcile(cfg, registry, state)
-    report.duration = time.monotonic() - started
-    return report
+    def _plan(self, desired: dict[str, bytes], current: Current, scope: set[str] | None, report: SyncReport) -> Plan:
+        """Merge, size-check, diff and budget."""
+        for path, data in list(desired.items()):
+            node = current.nodes.get(path)
+            data = self.layout.merge(data, node.data if node else None)
+            desired[path] = data
+            if len(data) > MAX_NODE_BYTES:
+                report.oversized[path] = f"node data of {len(data)} bytes exceeds ZooKeeper's limit of {MAX_NODE_BYTES}"
+        owner = self.settings.owner_id
+        plan = compute_plan(desired, current, owner, adopt=self.settings.adopt, only=scope, keep=report.oversized)
+        if scope is None:
+            self.owned = sum(1 for o in current.owners.values() if o == owner)
+        report.owned = self.owned
+        held = self.budget.hold(plan, self.owned, scope)
+        report.held_deletions = [c.path for c in held]
+        report.unchanged = len(plan.unchanged)
+        report.foreign = dict(plan.foreign)
+        return plan
 
+    def _apply(self, report: SyncReport, desired: dict[str, bytes], *, full: bool) -> None:
+        """Write the plan; re-read and re-plan what met a concurrent change."""
+        assert self.registry is not None
+        changes = report.plan.changes
+        if full or changes:
+            self.registry.prepare(self.layout.directories())
+        for _ in range(CONFLICT_ROUNDS + 1):
+            result = self.registry.apply(changes)
+            report.count(result)
+            self._account(result.applied)
+            for change in result.applied:
+                service = self.layout.service_of(change.path)
+                extra = {"node": change.path, "service": service, "action": change.action.value}
+                log.info(describe_change(change), extra=extra)
+            if not result.conflicts or result.connection_lost:
+                break
+            paths = {c.path for c in result.conflicts}
+            log.info("%d nodes changed under us; re-reading them", len(paths))
+            current = self.registry.read_paths(paths)
+            again = compute_plan(desired, current, self.settings.owner_id, adopt=self.settings.adopt, only=paths)
+            report.foreign.update(again.foreign)
+            report.held_deletions += [c.path for c in self.budget.hold(again, self.owned, paths)]
+            changes = again.changes
+        else:
+            for change in result.conflicts:
+                report.failed[change.path] = f"still conflicting after {CONFLICT_ROUNDS} re-reads"
 
-def plan_lines(zk_path: str, plan: Plan) -> list[str]:
-    """--dry-run's readable plan: one line per node, held deletions marked."""
-    lines = [_plan_line(zk_path, c, False) for c in plan.changes]
-    lines += [_plan_line(zk_path, c, True) for c in plan.held]
-    lines.append(
-        f"# {len(plan.changes)} changes, {len(plan.held)} deletions held, {len(plan.unchanged)} unchanged, "
-        f"{len(plan.foreign)} not ours"
-    )
-    return lines
+    def _account(self, applied: list[Change]) -> None:
+        deleted = sum(1 for c in applied if c.action is Action.DELETE)
+        self.budget.record(deleted)
+        self.owned += sum(1 for c in applied if c.action in (Action.CREATE, Action.ADOPT)) - deleted
 
-
-def _plan_line(zk_path: str, change: Change, held: bool) -> str:
-    before = set(decode_servers(change.old) or [])
-    after = set(decode_servers(change.new) or [])
-    added = [f"+{ip}" for ip in sorted_servers(after - before)]
-    removed = [f"-{ip}" for ip in sorted_servers(before - after)]
-    diff = " ".join(added + removed)
-    mark = "  [HELD by the deletion budget]" if held else ""
-    return f"{change.action.value:7} {zk_path}/{change.service}  {diff}".rstrip() + mark
-
-
-def plan_document(zk_path: str, plan: Plan) -> dict[str, object]:
-    """--dry-run's plan as JSON."""
-
-    def item(change: Change, held: bool) -> dict[str, object]:
-        return {
-            "action": change.action.value,
-            "path": f"{zk_path}/{change.service}",
-            "before": decode_servers(change.old),
-            "after": decode_servers(change.new),
-            "held": held,
-        }
-
-    return {
-        "changes": [item(c, False) for c in plan.changes] + [item(c, True) for c in plan.held],
-        "unchanged": sorted(plan.unchanged),
-        "foreign": dict(sorted(plan.foreign.items())),
-    }
-
-
-def service_map_document(zk_path: str, nodes: Mapping[str, bytes]) -> dict[str, object]:
-    """What -mockregistry prints as JSON: the nodes that would be written."""
-    return {f"{zk_path}/{name}": json.loads(data) for name, data in sorted(nodes.items())}
+    def _log(self, report: SyncReport) -> None:
+        for path, reason in sorted(report.oversized.items()):
+            log.error("%s not written: %s", path, reason, extra={"node": path})
+        if report.held_deletions:
+            log.error(
+                "holding %d deletions above the deletion budget %s of %d owned nodes: %s; "
+                "check the list and rerun with --force-deletions to proceed",
+                len(report.held_deletions),
+                self.budget.budget,
+                self.owned,
+                ", ".join(report.held_deletions[:20]) + (" ..." if len(report.held_deletions) > 20 else ""),
+            )
+        for path, owner in sorted(report.foreign.items()):
+            whose = f"owned by {owner!r}" if owner else "not owned by kube2zk (use --adopt to take it over)"
+            log.warning("service node %s is %s; left untouched", path, whose, extra={"node": path, "owner": owner})
+        for path, reason in sorted(report.failed.items()):
+            log.error("%s failed: %s", path, reason, extra={"node": path})

@@ -1,74 +1,66 @@
-"""Prometheus metrics and the /healthz and /readyz endpoints of --loop mode."""
+"""The HTTP endpoint of --loop: /metrics, /healthz and /readyz."""
 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from kazoo.protocol.states import KazooState
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from lib.daemon.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 
-class Metrics:
-    """Every metric of one process, in its own registry (tests run several)."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.sync_duration = Histogram(
-            "kube2zk_sync_duration_seconds",
-            "Duration of syncs to ZooKeeper",
-            ["kind"],
-            registry=r,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-        )
-        self.last_success = Gauge(
-            "kube2zk_last_successful_sync_timestamp_seconds",
-            "Unix time of the last successful sync",
-            ["kind"],
-            registry=r,
-        )
-        self.services = Gauge("kube2zk_services_registered", "Services registered in ZooKeeper", registry=r)
-        self.servers = Gauge("kube2zk_servers_registered", "Server addresses registered, over all services", registry=r)
-        self.zk_ops = Counter(
-            "kube2zk_zookeeper_operations_total", "ZooKeeper writes by kind and result", ["op", "result"], registry=r
-        )
-        self.invalid = Gauge("kube2zk_invalid_annotations", "Pods with an invalid rpc-service annotation", registry=r)
-        self.watch_restarts = Counter(
-            "kube2zk_watch_restarts_total", "Watch streams restarted, by reason", ["reason"], registry=r
-        )
-        self.leader = Gauge("kube2zk_leader", "1 while this process holds the writer lock", registry=r)
-        self.deletions_held = Gauge("kube2zk_deletions_held", "Deletions held back by the deletion budget", registry=r)
-
-
 class Health:
-    """Liveness: the main loop has beaten recently. Readiness: ZooKeeper is
-    connected and the first sync is done (or this process is a standby)."""
+    """Liveness: the main loop has beaten recently, and so has the pod watch
+    while this process leads. Readiness: ZooKeeper is connected and the first
+    sync is done (or this process is a standby)."""
 
     def __init__(self, stuck_after: float):
         self.stuck_after = stuck_after
         self.last_beat = time.monotonic()
-        self.zk_connected: Callable[[], bool] = lambda: False
+        self.last_watch: float | None = None  # None: no watch expected
+        self.zk_connected = False
         self.synced = False
         self.standby = False
 
-    def beat(self) -> None:
+    def beat(self, watch: float | None = None) -> None:
+        """The main loop is alive; ``watch`` is when the pod watch last was."""
         self.last_beat = time.monotonic()
+        self.last_watch = watch
+
+    def on_zk_state(self, state: KazooState | str) -> None:
+        """A kazoo connection listener (runs on kazoo's thread: only a flag)."""
+        self.zk_connected = state == KazooState.CONNECTED
 
     def alive(self) -> bool:
-        return time.monotonic() - self.last_beat < self.stuck_after
+        now = time.monotonic()
+        watching = self.last_watch is None or now - self.last_watch < self.stuck_after
+        return now - self.last_beat < self.stuck_after and watching
 
     def ready(self) -> bool:
-        return self.zk_connected() and (self.synced or self.standby)
+        return self.zk_connected and (self.synced or self.standby)
 
 
-def serve(address: str, metrics: Metrics, health: Health) -> ThreadingHTTPServer:
-    """Start the HTTP endpoint in a daemon thread; ``address`` is host:port."""
-    host, _, port = address.rpartition(":")
+class ListenError(Exception):
+    """The metrics endpoint cannot be bound (port in use, address not local);
+    the message names -metrics-addr so the run can end as a usage error."""
+
+
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+def serve(host: str, port: int, metrics: Metrics, health: Health) -> ThreadingHTTPServer:
+    """Start the HTTP endpoint in a daemon thread. ``host`` is as
+    ``LoopSettings.metrics_host`` holds it: "" for every IPv4 address, an IPv6
+    address without brackets, or an IPv4 address or name. Raises ListenError
+    when the address cannot be bound."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -94,7 +86,12 @@ def serve(address: str, metrics: Metrics, health: Health) -> ThreadingHTTPServer
         def log_message(self, format: str, *args: object) -> None:
             log.debug("http: " + format, *args)
 
-    server = ThreadingHTTPServer((host or "0.0.0.0", int(port)), Handler)
+    server_class = _IPv6Server if ":" in host else ThreadingHTTPServer
+    try:
+        server = server_class((host or "0.0.0.0", port), Handler)
+    except OSError as exc:
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        raise ListenError(f"flag -metrics-addr: cannot listen on {shown}: {exc.strerror or exc}") from None
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server

@@ -1,12 +1,11 @@
 """``--loop``: one process that keeps ZooKeeper in step with the cluster.
 
-The leader lists once (a full sync), then follows a short-interval poll
-watch: bounded watch requests resumed from the last resourceVersion, fed by a
-thread into a queue. Events that arrive together are coalesced, and each
-batch rewrites only the services named in the changed pods' old and new
-annotations. Every ``-syncperiod`` (and after any error, 410 Gone or
-reconnection) it runs the full sync again, which also repairs drift made by
-others. Standbys wait on the writer lock.
+The leader lists once (a full sync), then follows the watch: events that
+arrive together are coalesced, applied to the pod index, and each batch
+reconciles only the services they touched, through the same ``Reconciler``
+as a one-shot run. Every ``-syncperiod`` (and after a 410 Gone or a watch
+that cannot resume) it re-lists; after a ZooKeeper reconnection it
+reconciles every service again. Standbys wait on the writer lock.
 """
 
 from __future__ import annotations
@@ -15,107 +14,53 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
-from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 
-from lib.daemon.health import Health, Metrics
-from lib.desired.servicemap import claims, counts
-from lib.kube.events import EventRecorder
-from lib.kube.pods import Gone, PodEvent, PodSource, SourceError, watch_pods
-from lib.model import DesiredState, PodInfo, Problem
-from lib.settings.options import Config
-from lib.sync import SyncReport, reconcile, report_problems
-from lib.zk.connect import RegistryError
-from lib.zk.lock import Leadership, lock_path
-from lib.zk.registry import LeadershipLost, Registry
+from lib.daemon.health import Health
+from lib.daemon.metrics import Metrics
+from lib.daemon.pacing import Pacer
+from lib.daemon.watcher import RELIST, Item, Watcher, collect
+from lib.desired.index import PodIndex
+from lib.kube.pods import PodEvent, PodSource, SourceError
+from lib.model import Problem
+from lib.settings.groups import LoopSettings
+from lib.sync import Reconciler, SyncReport
+from lib.zk.errors import LeadershipLost, RegistryError
+from lib.zk.lock import Leadership
 
 log = logging.getLogger(__name__)
 
-RELIST = "relist"  # queue marker from the watcher: the stream cannot resume
 MAX_BACKOFF = 10.0
-BURST_PODS = 5  # distinct pods changing one service within a second make a burst
-
-
-class Watcher(threading.Thread):
-    """Feeds pod events into ``out`` until cancelled, the stream expires, or
-    errors persist (then it asks for a re-list and ends)."""
-
-    def __init__(
-        self, source: PodSource, resource_version: str, out: queue.Queue[PodEvent | str], timeout: int, metrics: Metrics
-    ):
-        super().__init__(name="watch", daemon=True)
-        self.source, self.version, self.out = source, resource_version, out
-        self.timeout, self.metrics = timeout, metrics
-        self.cancelled = threading.Event()
-
-    def run(self) -> None:
-        failures = 0
-        while not self.cancelled.is_set():
-            try:
-                for event in watch_pods(self.source, self.version, self.timeout):
-                    if self.cancelled.is_set():
-                        return
-                    self.version = event.resource_version or self.version
-                    if event.pod is not None:
-                        self.out.put(event)
-                    failures = 0
-            except Gone as exc:
-                log.info("%s; re-listing", exc)
-                self.metrics.watch_restarts.labels("gone").inc()
-                self.out.put(RELIST)
-                return
-            except SourceError as exc:
-                failures += 1
-                self.metrics.watch_restarts.labels("error").inc()
-                log.warning("%s (attempt %d)", exc, failures)
-                if failures >= 3:
-                    self.out.put(RELIST)
-                    return
-                self.cancelled.wait(min(MAX_BACKOFF, 0.5 * 2**failures))
-
-
-def relevant(pod: PodInfo | None) -> tuple[object, ...]:
-    """What of a pod can change ZooKeeper; other updates are skipped."""
-    if pod is None:
-        return ()
-    return (counts(pod), pod.pod_ip, pod.annotation)
+REMIND_EVERY = 300.0  # seconds between reminders of services no kube2zk owns
 
 
 class Loop:
     def __init__(
         self,
-        cfg: Config,
+        settings: LoopSettings,
         source: PodSource,
-        zk: KazooClient,
-        events: EventRecorder,
+        index: PodIndex,
+        reconciler: Reconciler,
+        leadership: Leadership,
         metrics: Metrics,
         health: Health,
         stop: threading.Event,
     ):
-        self.cfg, self.source, self.zk, self.events = cfg, source, zk, events
-        self.metrics, self.health, self.stop = metrics, health, stop
-        self.registry = Registry(zk, cfg.zk_path, cfg.owner_root, cfg.owner_id)
-        self.leadership = Leadership(zk, lock_path(cfg.owner_root, cfg.owner_id))
-        self.queue: queue.Queue[PodEvent | str] = queue.Queue()
+        self.settings, self.source, self.index, self.reconciler = settings, source, index, reconciler
+        self.leadership, self.metrics, self.health, self.stop = leadership, metrics, health, stop
+        self.layout = reconciler.layout
+        self.queue: queue.Queue[Item] = queue.Queue()
         self.watcher: Watcher | None = None
-        self.need_full = True
-        self.last_full = 0.0
-        self.failures = 0
-        self.owned = 0  # owned services at the last full sync: the deletion budget's base
-        # The pod cache and what it implies, kept up to date event by event so
-        # a batch costs in proportion to the services it touches.
-        self.pods: dict[str, PodInfo] = {}
-        self.declared: dict[str, tuple[str, ...]] = {}  # pod -> services it may register
-        self.providers: dict[str, set[str]] = {}  # service -> pods declaring it
-        self.invalid: set[str] = set()  # pods with a problem
-        self.registered: dict[str, int] = {}  # service -> servers written
-        # Services waiting to be written, and the pacing of bursts.
+        self.pacer = Pacer(settings.burst_interval)
         self.pending: set[str] = set()
-        self.recent: dict[str, deque[tuple[float, str]]] = {}  # service -> (time, pod) of its changes
-        self.last_write: dict[str, float] = {}
+        self.problems: list[Problem] = []  # of events since the last sync, for the next one to report
+        self.registered: dict[str, int] = {}  # service -> servers written
+        self.not_owned: set[str] = set()
+        self.need_list = self.need_full = True
+        self.last_list = self.last_reminder = 0.0
+        self.failures = 0
 
     # -- leadership ----------------------------------------------------------
     def run(self) -> None:
@@ -125,7 +70,6 @@ class Loop:
                 break
             self.health.standby = False
             self.metrics.leader.set(1)
-            self.registry.fence = self.leadership.fence
             try:
                 self.lead()
             except LeadershipLost as exc:
@@ -133,36 +77,44 @@ class Loop:
             finally:
                 self._stop_watcher()
                 self.metrics.leader.set(0)
-                self.registry.fence = None
                 self.health.synced = False
                 self.leadership.release()
         log.info("loop stopped")
 
     def lead(self) -> None:
-        self.need_full = True
+        self.need_list = self.need_full = True
         while not self.stop.is_set():
-            self.health.beat()
+            self.health.beat(watch=self.watcher.last_beat if self.watcher else None)
             if self.leadership.lost.is_set():
                 raise LeadershipLost("ZooKeeper session expired")
             if self.leadership.reconnected.is_set():
                 self.leadership.reconnected.clear()
                 self.need_full = True
-            if self.need_full or time.monotonic() - self.last_full >= self.cfg.sync_period:
+            if time.monotonic() - self.last_list >= self.settings.sync_period:
+                self.need_list = True
+            if self.need_list or self.need_full:
                 self._guarded(self.full_sync)
                 continue
-            batch = self._collect(self._next_due(0.5))
+            now = time.monotonic()
+            batch = collect(self.queue, self.pacer.next_due(self.pending, now, 0.5), self.settings.batch_window)
             if RELIST in batch:
-                self.need_full = True
+                self.need_list = True
                 continue
-            for event in batch:
-                if isinstance(event, PodEvent):
-                    self.pending |= self._apply(event)
-            if self.pending:
-                self._guarded(self.incremental)
+            for item in batch:
+                if isinstance(item, PodEvent):
+                    self._apply(item)
+            self._guarded(self.incremental)
+
+    def _apply(self, event: PodEvent) -> None:
+        assert event.pod is not None
+        touched, problems = self.index.apply(event.type, event.pod)
+        self.problems += problems
+        self.pending |= touched
+        self.pacer.changed(touched, event.pod.key, time.monotonic())
 
     def _guarded(self, step: Callable[[], None]) -> None:
-        """Run a sync step; on a failure back off (stop-aware) and plan a full
-        sync, so whatever was missed converges once the fault clears."""
+        """Run a sync step; when Kubernetes or ZooKeeper fails as a whole,
+        back off (stop-aware) and reconcile everything once it is back."""
         try:
             step()
             self.failures = 0
@@ -171,6 +123,7 @@ class Loop:
         except (SourceError, RegistryError, KazooException) as exc:
             self.failures += 1
             self.need_full = True
+            self.need_list |= isinstance(exc, SourceError)
             delay = min(MAX_BACKOFF, 0.25 * 2**self.failures)
             log.warning("sync failed (%s); retrying in %.1fs", exc if str(exc) else type(exc).__name__, delay)
             self.stop.wait(delay)
@@ -184,148 +137,78 @@ class Loop:
 
     def _start_watcher(self, resource_version: str) -> None:
         self._stop_watcher()
-        timeout = max(1, round(self.cfg.watch_timeout))
-        self.watcher = Watcher(self.source, resource_version, self.queue, timeout, self.metrics)
+        timeout = max(1, round(self.settings.watch_timeout))
+        restarts = self.metrics.watch_restarts
+        self.watcher = Watcher(self.source, resource_version, self.queue, timeout, lambda r: restarts.labels(r).inc())
         self.watcher.start()
-
-    def _collect(self, timeout: float) -> list[PodEvent | str]:
-        """The next batch: wait for one event, then take more until the
-        stream is quiet for one batch window (or four windows have passed)."""
-        try:
-            batch = [self.queue.get(timeout=timeout)]
-        except queue.Empty:
-            return []
-        window = self.cfg.batch_window
-        deadline = time.monotonic() + 4 * window
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                batch.append(self.queue.get(timeout=min(window, left)))
-            except queue.Empty:
-                break
-        return batch
-
-    def _index(self, key: str, pod: PodInfo | None) -> list[Problem]:
-        """Re-index one pod's declarations; the problems of its annotation."""
-        for name in self.declared.pop(key, ()):
-            keys = self.providers.get(name)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
-                    del self.providers[name]
-        self.invalid.discard(key)
-        if pod is None:
-            return []
-        allowed, problems = claims(pod, self.cfg.claim_policy)
-        self.declared[key] = tuple(decl.name for decl in allowed)
-        for name in self.declared[key]:
-            self.providers.setdefault(name, set()).add(key)
-        if problems:
-            self.invalid.add(key)
-        return problems
-
-    def _apply(self, event: PodEvent) -> set[str]:
-        """Update the pod cache; the services whose node may change."""
-        assert event.pod is not None
-        key = event.pod.key
-        old = self.pods.get(key)
-        before = set(self.declared.get(key, ()))
-        new = None if event.type == "DELETED" or not event.pod.has_label else event.pod
-        if new is None:
-            self.pods.pop(key, None)
-            self._index(key, None)
-        else:
-            self.pods[key] = new
-            if old is None or old.annotation != new.annotation:
-                problems = self._index(key, new)
-                report_problems(problems)
-                self.events.problems(problems)
-        if relevant(old) == relevant(new):
-            return set()
-        names = before | set(self.declared.get(key, ()))
-        now = time.monotonic()
-        for name in names:
-            self.recent.setdefault(name, deque(maxlen=8 * BURST_PODS)).append((now, key))
-        return names
-
-    # -- pacing -------------------------------------------------------------------
-    def _hot(self, name: str, now: float) -> bool:
-        """A service in a burst, written within the last burst interval.
-
-        A burst is many pods changing one service at once (a rolling update,
-        a scale-up): writing each change would rewrite the node once per pod.
-        One pod changing often is not a burst: its changes show at once."""
-        if self.cfg.burst_interval <= 0 or now - self.last_write.get(name, -1e9) >= self.cfg.burst_interval:
-            return False
-        changes = self.recent.get(name, ())
-        return len({pod for when, pod in changes if now - when <= 1.0}) >= BURST_PODS
-
-    def _next_due(self, default: float) -> float:
-        """How long the next wait for events may last: until a paced service is due."""
-        now = time.monotonic()
-        dues = [self.last_write[n] + self.cfg.burst_interval - now for n in self.pending if self._hot(n, now)]
-        return max(0.0, min([default, *dues]))
 
     # -- syncing ----------------------------------------------------------------
     def full_sync(self) -> None:
+        """Reconcile every service; re-list first when the index may be stale."""
         started = time.monotonic()
-        listed = self.source.list()
-        self.pods = {pod.key: pod for pod in listed.pods}
-        self._start_watcher(listed.resource_version)
+        if self.need_list:
+            listed = self.source.list()
+            self.problems = self.index.load(listed.pods)
+            self._start_watcher(listed.resource_version)
+            self.need_list = False
+            self.last_list = time.monotonic()
         self.pending.clear()
-        self.declared.clear()
-        self.providers.clear()
-        self.invalid.clear()
-        problems = [p for key, pod in self.pods.items() for p in self._index(key, pod)]
-        report_problems(problems)
-        self.events.problems(problems)
-        state = self._desired(set(self.providers))
-        state.pods_seen = len(self.pods)
-        state.pods_counted = sum(1 for pod in self.pods.values() if counts(pod))
-        state.problems = problems
-        report = reconcile(self.cfg, self.registry, state)
-        self.owned = report.owned
+        state = self.index.desired()
+        state.problems, self.problems = self.problems, []
+        report = self.reconciler.run(state)
+        self.need_full = False
         self.registered = {name: len(ips) for name, ips in state.services.items()}
+        self.not_owned = set(report.not_owned)
+        self._after(report, set())
         self._record("full", report, time.monotonic() - started)
-        self.need_full = bool(report.failed)
-        self.last_full = time.monotonic()
         self.health.synced = True
-        log.info(report.summary())
-
-    def _desired(self, names: set[str]) -> DesiredState:
-        """Desired state of some services, from the index."""
-        state = DesiredState()
-        for name in names:
-            pods = (self.pods[key] for key in self.providers.get(name, ()))
-            ips = {pod.pod_ip for pod in pods if counts(pod) and pod.pod_ip}
-            if ips:
-                state.services[name] = ips
-        return state
+        log.info(report.summary(), extra={"summary": report.figures()})
 
     def incremental(self) -> None:
         started = now = time.monotonic()
-        names = {name for name in self.pending if not self._hot(name, now)}
-        if not names:
+        names = self.pacer.ready(self.pending, now)
+        if not names and not self.problems:
             return
         self.pending -= names
-        state = self._desired(names)
+        state = self.index.desired(names)
+        state.problems, self.problems = self.problems, []
         try:
-            report = reconcile(self.cfg, self.registry, state, only=names, owned=self.owned)
+            report = self.reconciler.run(state, only=names)
         except Exception:
             self.pending |= names
             raise
-        for name in names - set(report.failed):
-            self.last_write[name] = now
+        for name in names:
             if name in state.services:
                 self.registered[name] = len(state.services[name])
             else:
                 self.registered.pop(name, None)
+        scope = self.layout.paths_of(names)
+        self.not_owned = (self.not_owned - scope) | set(report.not_owned)
+        self._after(report, names)
         self._record("incremental", report, time.monotonic() - started)
-        if report.failed:
-            self.pending |= set(report.failed)
 
-    def _record(self, kind: str, report: SyncReport, duration: float) -> None:
+    def _after(self, report: SyncReport, names: set[str]) -> None:
+        """Pace what was written; back off per service what failed."""
+        now = time.monotonic()
+        failed = {self.layout.service_of(path) for path in report.failed}
+        self.pacer.written(names - failed, now)
+        if failed:
+            delay = self.pacer.failed(failed, now)
+            self.pending |= failed
+            log.warning("%d services failed to write; retrying each with backoff (up to %.1fs)", len(failed), delay)
         if report.connection_lost:
             raise RegistryError("ZooKeeper connection lost during the sync")
+        self.pacer.prune(now)
+        if self.not_owned and now - self.last_reminder >= REMIND_EVERY:
+            self.last_reminder = now
+            log.warning(
+                "%d declared services have a node no kube2zk owns, so they are not kept up to date: %s; "
+                "run once with -adopt to take them over",
+                len(self.not_owned),
+                ", ".join(sorted(self.not_owned)[:20]),
+            )
+
+    def _record(self, kind: str, report: SyncReport, duration: float) -> None:
         m = self.metrics
         m.sync_duration.labels(kind).observe(duration)
         for op, n in (
@@ -342,5 +225,7 @@ class Loop:
             m.last_success.labels(kind).set(time.time())
         m.services.set(len(self.registered))
         m.servers.set(sum(self.registered.values()))
-        m.invalid.set(len(self.invalid))
-        m.deletions_held.set(len(report.held_deletions))
+        m.invalid.set(len(self.index.invalid))
+        m.deletions_held.set(len(self.reconciler.budget.held))
+        m.not_owned.set(len(self.not_owned))
+        m.failing.set(len(self.pacer.failures))

@@ -49,6 +49,16 @@ class ClaimPolicy:
             return self.default_allow
         return any(rule.admits(namespace) for rule in covering)
 
+    def describe(self) -> str:
+        """One line for the start-up log: an empty policy file is valid and
+        means open, which an operator expecting a strict policy must see."""
+        if not self.rules:
+            if self.default_allow:
+                return "open: any namespace may register any service"
+            return "closed: no rules and default deny, so no namespace may register any service"
+        count = f"{len(self.rules)} rule{'s' if len(self.rules) != 1 else ''}"
+        return f"{count}; names no rule mentions are {'allowed' if self.default_allow else 'refused'}"
+
 
 OPEN = ClaimPolicy()
 
@@ -72,7 +82,7 @@ def parse_policy(text: str, source: str = "policy") -> ClaimPolicy:
         raise PolicyError(f"{source}: must be a mapping with 'default' and 'rules'")
     unknown = set(doc) - {"default", "rules"}
     if unknown:
-        raise PolicyError(f"{source}: unknown keys {sorted(unknown)}")
+        raise PolicyError(f"{source}: unknown keys {sorted(map(str, unknown))}")
     default = doc.get("default", "allow")
     if default not in ("allow", "deny"):
         raise PolicyError(f"{source}: default must be 'allow' or 'deny', not {default!r}")
@@ -101,4 +111,6 @@ def load_policy(path: str) -> ClaimPolicy:
             text = fh.read()
     except OSError as exc:
         raise PolicyError(f"cannot read claim policy {path!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise PolicyError(f"claim policy {path!r} is not UTF-8 text") from None
     return parse_policy(text, path)

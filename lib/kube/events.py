@@ -12,13 +12,15 @@ import datetime
 import hashlib
 import logging
 import socket
+from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from lib.kube.client import KubeApi
+from lib.kube.client import KubeApi, Timeout
 from lib.model import Problem
 
 log = logging.getLogger(__name__)
@@ -26,11 +28,66 @@ log = logging.getLogger(__name__)
 REASON_INVALID = "InvalidRPCServiceAnnotation"
 REASON_DENIED = "ServiceClaimDenied"
 
+# An object name is a DNS subdomain: at most 253 characters.
+MAX_NAME = 253
+DIGEST_LENGTH = 16
+_SUFFIX = ".kube2zk."
+
+# Names of Events already created, kept for a long-lived loop; one forgotten
+# and needed again costs a single 409 Already Exists.
+SENT_LIMIT = 4096
+
+
+class Requester(Protocol):
+    """What the recorder needs of the API server (KubeApi has it)."""
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, Any]] | None = None,
+        body: dict[str, Any] | None = None,
+        timeout: Timeout = None,
+    ) -> Any: ...
+
+
+def event_name(reason: str, uid: str, annotation: str | None, pod: str) -> str:
+    """A name unique per reason, pod uid and annotation text, and a valid
+    DNS subdomain whatever the pod's name (events.k8s.io/v1 and validating
+    clients refuse any other, though the core/v1 endpoint stores it).
+
+    The pod's name only makes ``kubectl get events`` readable: a pod name may
+    itself be 253 characters, so it is cut to fit, and cut back to a letter
+    or digit so that no label ends in '-' and no label is empty.
+    """
+    text = f"{reason}\0{uid}\0{annotation}".encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(text).hexdigest()[:DIGEST_LENGTH]
+    prefix = pod[: MAX_NAME - len(_SUFFIX) - DIGEST_LENGTH].rstrip(".-")
+    return f"{prefix}{_SUFFIX}{digest}" if prefix else f"{_SUFFIX[1:]}{digest}"
+
 
 class EventRecorder:
-    def __init__(self, api: client.ApiClient | None, enabled: bool = True):
-        self.kube = KubeApi(api) if api is not None and enabled else None
-        self.sent: set[str] = set()
+    """Creates each Event once per process (and once per cluster, by name).
+
+    ``kube`` replaces the client built from ``api``, for callers (and tests)
+    that bring their own.
+    """
+
+    def __init__(
+        self,
+        api: client.ApiClient | None,
+        enabled: bool = True,
+        *,
+        kube: Requester | None = None,
+        remember: int = SENT_LIMIT,
+    ):
+        if not enabled:
+            kube = None
+        elif kube is None and api is not None:
+            kube = KubeApi(api)
+        self.kube = kube
+        self.sent: OrderedDict[str, None] = OrderedDict()
+        self.remember = remember
         self.instance = socket.gethostname()
         self._forbidden_logged = False
 
@@ -47,13 +104,18 @@ class EventRecorder:
             reason = REASON_DENIED if denied else REASON_INVALID
             pod = items[0].source
             assert pod is not None
-            digest = hashlib.sha256(f"{reason}\0{pod.uid}\0{pod.annotation}".encode()).hexdigest()[:16]
-            name = f"{pod.name}.kube2zk.{digest}"
+            name = event_name(reason, pod.uid, pod.annotation, pod.name)
             if name in self.sent:
+                self.sent.move_to_end(name)
                 continue
             message = "; ".join(p.reason for p in items)
             self._create(pod.namespace, name, pod.name, pod.uid, reason, message[:1000])
-            self.sent.add(name)
+            self._remember(name)
+
+    def _remember(self, name: str) -> None:
+        self.sent[name] = None
+        while len(self.sent) > self.remember:
+            self.sent.popitem(last=False)
 
     def _create(self, namespace: str, name: str, pod: str, uid: str, reason: str, message: str) -> None:
         assert self.kube is not None

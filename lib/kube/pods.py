@@ -20,9 +20,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
-from lib.desired.annotation import ANNOTATION, LABEL, LABEL_VALUE
 from lib.kube.client import KubeApi, pods_path
-from lib.model import PodInfo
+from lib.model import ANNOTATION, LABEL, LABEL_VALUE, PodInfo
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +78,17 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+class Gone(SourceError):
+    """The watch's resourceVersion is too old (HTTP 410): re-list."""
+
+
+@dataclass(frozen=True)
+class PodEvent:
+    type: str  # ADDED, MODIFIED, DELETED or BOOKMARK (pod is None)
+    pod: PodInfo | None
+    resource_version: str
+
+
 class PodSource:
     """Lists pods with label rpc-service=true in one namespace or all."""
 
@@ -129,55 +139,43 @@ class PodSource:
         log.debug("listed %d labelled pods in %s (resourceVersion %s)", len(pods), self.where(), version)
         return PodList(pods, version)
 
+    def watch(self, resource_version: str, timeout_seconds: int) -> Iterator[PodEvent]:
+        """One bounded watch request from ``resource_version``.
 
-class Gone(SourceError):
-    """The watch's resourceVersion is too old (HTTP 410): re-list."""
-
-
-@dataclass(frozen=True)
-class PodEvent:
-    type: str  # ADDED, MODIFIED, DELETED or BOOKMARK (pod is None)
-    pod: PodInfo | None
-    resource_version: str
-
-
-def watch_pods(source: PodSource, resource_version: str, timeout_seconds: int) -> Iterator[PodEvent]:
-    """One bounded watch request from ``resource_version``.
-
-    The server ends it after ``timeout_seconds``; the read timeout a little
-    later makes a silently dead connection end too, so no watch can hang.
-    Events are parsed as plain JSON (the client's ``Watch`` helper cannot
-    skip its typed models without also losing its 410 handling).
-    """
-    query: list[tuple[str, Any]] = [
-        ("labelSelector", LABEL_SELECTOR),
-        ("watch", "true"),
-        ("resourceVersion", resource_version),
-        ("timeoutSeconds", timeout_seconds),
-        ("allowWatchBookmarks", "true"),
-    ]
-    try:
-        resp = source.kube.request(
-            "GET", pods_path(source.namespace), query, timeout=(min(source.timeout, 10.0), timeout_seconds + 10.0)
-        )
-    except ApiException as exc:
-        if exc.status == 410:
-            raise Gone(f"watch from resourceVersion {resource_version} expired") from exc
-        raise SourceError(f"watching pods in {source.where()} failed: {describe_api_error(exc)}") from exc
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise SourceError(f"watching pods in {source.where()} failed: {describe_api_error(exc)}") from exc
-    try:
-        for line in iter_resp_lines(resp):
-            event = json.loads(line)
-            kind, obj = event.get("type"), event.get("object") or {}
-            if kind == "ERROR":
-                if obj.get("code") == 410:
-                    raise Gone(f"watch from resourceVersion {resource_version} expired: {obj.get('message')}")
-                raise SourceError(f"watch error from the API server: {obj.get('message')} ({obj.get('code')})")
-            version = (obj.get("metadata") or {}).get("resourceVersion", "")
-            yield PodEvent(kind, None if kind == "BOOKMARK" else pod_info(obj), version)
-    except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
-        raise SourceError(f"watch stream broke: {describe_api_error(exc)}") from exc
-    finally:
-        resp.close()
-        resp.release_conn()
+        The server ends it after ``timeout_seconds``; the read timeout a little
+        later makes a silently dead connection end too, so no watch can hang.
+        Events are parsed as plain JSON (the client's ``Watch`` helper cannot
+        skip its typed models without also losing its 410 handling).
+        """
+        query: list[tuple[str, Any]] = [
+            ("labelSelector", LABEL_SELECTOR),
+            ("watch", "true"),
+            ("resourceVersion", resource_version),
+            ("timeoutSeconds", timeout_seconds),
+            ("allowWatchBookmarks", "true"),
+        ]
+        try:
+            resp = self.kube.request(
+                "GET", pods_path(self.namespace), query, timeout=(min(self.timeout, 10.0), timeout_seconds + 10.0)
+            )
+        except ApiException as exc:
+            if exc.status == 410:
+                raise Gone(f"watch from resourceVersion {resource_version} expired") from exc
+            raise SourceError(f"watching pods in {self.where()} failed: {describe_api_error(exc)}") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise SourceError(f"watching pods in {self.where()} failed: {describe_api_error(exc)}") from exc
+        try:
+            for line in iter_resp_lines(resp):
+                event = json.loads(line)
+                kind, obj = event.get("type"), event.get("object") or {}
+                if kind == "ERROR":
+                    if obj.get("code") == 410:
+                        raise Gone(f"watch from resourceVersion {resource_version} expired: {obj.get('message')}")
+                    raise SourceError(f"watch error from the API server: {obj.get('message')} ({obj.get('code')})")
+                version = (obj.get("metadata") or {}).get("resourceVersion", "")
+                yield PodEvent(kind, None if kind == "BOOKMARK" else pod_info(obj), version)
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            raise SourceError(f"watch stream broke: {describe_api_error(exc)}") from exc
+        finally:
+            resp.close()
+            resp.release_conn()

@@ -1,7 +1,11 @@
-"""The content of a service node, byte-for-byte as the original daemon wrote it.
+"""The seed layout: one node per service, ``<zkpath>/<service>``, holding
+``{"config":[...],"servers":[...]}`` byte-for-byte as the original daemon
+wrote it.
 
 Consumers (nginx upstream syncers and the like) parse this exact shape, so the
 key order, the compact separators and Go's ``encoding/json`` escaping matter.
+Like the original, an update replaces only ``servers``: the ``config`` lines
+of an existing node are the operators' to tune in ZooKeeper.
 """
 
 from __future__ import annotations
@@ -10,15 +14,13 @@ import ipaddress
 import json
 from collections.abc import Iterable, Sequence
 
+from lib.model import DesiredState, Paths
+
 DEFAULT_CONFIG: tuple[str, ...] = (
     "zone kg 8M",
     "kg_round_robin broken_tries=2 health_checks=5 max_uri_slots=0",
     "keepalive 32",
 )
-
-# ZooKeeper's default jute.maxbuffer is 1 MiB for a whole packet; an oversized
-# write makes the server drop the connection, so such data is refused up front.
-MAX_NODE_BYTES = 1024 * 1024 - 16 * 1024
 
 # Go's json.Marshal escapes these for HTML safety; match it.
 _GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
@@ -59,3 +61,59 @@ def decode_servers(data: bytes | None) -> list[str] | None:
     if not isinstance(servers, list):
         return None
     return [s for s in servers if isinstance(s, str)]
+
+
+def decode_config(data: bytes | None) -> list[str] | None:
+    """The config lines of a node's data, or None unless they are a list of strings."""
+    if not data:
+        return None
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    config = doc.get("config") if isinstance(doc, dict) else None
+    if not isinstance(config, list) or not all(isinstance(line, str) for line in config):
+        return None
+    return config
+
+
+class SeedLayout:
+    """Turns each service's desired servers into the one node it owns."""
+
+    def __init__(self, paths: Paths, config: Sequence[str] = DEFAULT_CONFIG, *, enforce_config: bool = False):
+        self.paths = paths
+        self.config = tuple(config)
+        self.enforce_config = enforce_config
+
+    def directories(self) -> list[str]:
+        """The folders whose children this layout writes."""
+        return [self.paths.zk_path]
+
+    def path(self, service: str) -> str:
+        return self.paths.service(service)
+
+    def service_of(self, path: str) -> str:
+        return path.rsplit("/", 1)[1]
+
+    def paths_of(self, services: Iterable[str]) -> set[str]:
+        """Every node these services may own, desired or not."""
+        return {self.path(name) for name in services}
+
+    def nodes(self, state: DesiredState) -> dict[str, bytes]:
+        """path -> data of every node ``state``'s services need."""
+        return {self.path(name): encode_node(self.config, ips) for name, ips in state.services.items()}
+
+    def merge(self, new: bytes, old: bytes | None) -> bytes:
+        """The data to write over ``old``: its valid config lines stay unless
+        the config is enforced."""
+        if self.enforce_config or old is None:
+            return new
+        config = decode_config(old)
+        servers = decode_servers(new)
+        if config is None or servers is None or config == list(self.config):
+            return new
+        return encode_node(config, servers)
+
+    @staticmethod
+    def servers(data: bytes | None) -> list[str] | None:
+        return decode_servers(data)

@@ -54,6 +54,7 @@ class ZkSettings:
     ca_file: str = ""
     cert_file: str = ""
     key_file: str = ""
+    auth_file: str = ""  # where ``auth`` was read from, if from a file
     # user:password for digest auth, from KUBE2ZK_ZK_AUTH or -zk-auth-file;
     # never a flag (process arguments are world-readable).
     auth: str | None = field(default=None, repr=False)
@@ -75,6 +76,7 @@ class SyncSettings:
     max_deletions: DeletionBudget = DeletionBudget()
     force_deletions: bool = False
     claim_policy: ClaimPolicy = OPEN
+    claim_policy_file: str = ""  # where ``claim_policy`` was loaded from; "" when open by default
     lock_timeout: float = 30.0
 
 

@@ -1,4 +1,4 @@
-"""Connecting to ZooKeeper: bounded wait, digest auth, ACLs and TLS.
+"""Connecting to ZooKeeper: bounded waits, digest auth, ACLs and TLS.
 
 Failures to connect are a ``RegistryError`` whose message says why the last
 attempt failed (refused, TLS verification, ...), never a bare time-out. The
@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import ssl
+import threading
 import time
 from typing import Any
 
@@ -19,32 +20,28 @@ from kazoo.protocol.states import KeeperState
 from kazoo.retry import KazooRetry
 from kazoo.security import ACL, CREATOR_ALL_ACL, OPEN_ACL_UNSAFE, READ_ACL_UNSAFE
 
-from lib.settings.options import Config
+from lib.settings.groups import ZkSettings
+from lib.zk.calls import bound_waits
 from lib.zk.errors import RegistryError, RegistrySetupError
 
 log = logging.getLogger(__name__)
 
-ACL_MODES = ("auto", "creator-all+world-read", "creator-all", "open")
+# The node ACL of each mode; the settings layer has already resolved "auto"
+# and refused a credential-bound mode without a credential.
+_NODE_ACLS: dict[str, list[ACL]] = {
+    "open": list(OPEN_ACL_UNSAFE),
+    "creator-all": list(CREATOR_ALL_ACL),
+    # Consumers read the service nodes without credentials.
+    "creator-all+world-read": list(CREATOR_ALL_ACL) + list(READ_ACL_UNSAFE),
+}
+
+# How long disconnect() waits for ZooKeeper to confirm the session's end.
+CLOSE_WAIT = 2.0
 
 
-def node_acl(mode: str, authenticated: bool) -> list[ACL]:
-    """The ACL of every node kube2zk creates.
-
-    Consumers read the service nodes without credentials, so the default for
-    an authenticated writer is all rights for itself and read for the world;
-    without a credential only the original's world-open ACL can work.
-    """
-    if mode not in ACL_MODES:
-        raise RegistrySetupError(f"unknown ZooKeeper ACL mode {mode!r} (one of {', '.join(ACL_MODES)})")
-    if mode == "auto":
-        mode = "creator-all+world-read" if authenticated else "open"
-    if mode == "open":
-        return list(OPEN_ACL_UNSAFE)
-    if not authenticated:
-        raise RegistrySetupError(f"ACL {mode!r} needs a ZooKeeper credential (KUBE2ZK_ZK_AUTH or --zk-auth-file)")
-    if mode == "creator-all":
-        return list(CREATOR_ALL_ACL)
-    return list(CREATOR_ALL_ACL) + list(READ_ACL_UNSAFE)
+def node_acl(mode: str) -> list[ACL]:
+    """The ACL of every node kube2zk creates, for a resolved ``-zk-acl``."""
+    return list(_NODE_ACLS[mode])
 
 
 class _KazooLog(logging.LoggerAdapter):
@@ -156,34 +153,24 @@ def _create_chroot(zk: KazooClient, acl: list[ACL]) -> None:
     log.info("created the chroot %s", chroot)
 
 
-def connect(
-    hosts: str,
-    timeout: float,
-    *,
-    auth: str | None = None,
-    acl_mode: str = "auto",
-    tls: bool = False,
-    ca_file: str = "",
-    cert_file: str = "",
-    key_file: str = "",
-    create_chroot: bool = True,
-) -> KazooClient:
-    """A started KazooClient, or RegistryError after ``timeout`` seconds.
+def connect(settings: ZkSettings, *, create_chroot: bool = True) -> KazooClient:
+    """A started KazooClient whose every wait is bounded by ``settings.timeout``
+    (``lib.zk.calls``), or RegistryError after that long.
 
     The client's default ACL is the node ACL, so every create (including the
     parents ``ensure_path`` makes and the writer lock's nodes) gets it. A
-    chroot in ``hosts`` (``host:port/chroot``) is applied by kazoo; a missing
-    one is created with the node ACL unless ``create_chroot`` is false.
+    chroot in ``settings.servers`` (``host:port/chroot``) is applied by kazoo;
+    a missing one is created with the node ACL unless ``create_chroot`` is
+    false (a dry run, which must not write).
 
-    TLS verifies the server's certificate against ``ca_file`` (and the system
-    store) and its name against the host in ``hosts``, as ZooKeeper's Java
-    client does by default.
+    TLS verifies the server's certificate against the CA file (and the system
+    store) and its name against the host in ``settings.servers``, as
+    ZooKeeper's Java client does by default.
     """
-    authenticated = bool(auth)
-    acl = node_acl(acl_mode, authenticated)
-    tls = tls or bool(ca_file or cert_file)
-    if tls:
-        _check_tls_files(ca_file, cert_file, key_file)
+    hosts, timeout, auth = settings.servers, settings.timeout, settings.auth
+    acl = node_acl(settings.acl)
+    if settings.tls:
+        _check_tls_files(settings.ca_file, settings.cert_file, settings.key_file)
     # The whole credential, and the password alone unless it is so short that
     # masking it would garble ordinary text.
     secrets = [auth, *[p for p in [auth.partition(":")[2]] if len(p) >= 4]] if auth else []
@@ -196,14 +183,14 @@ def connect(
         # leader election) for as long as a connect may take, then gives up.
         command_retry=KazooRetry(max_tries=-1, max_delay=2.0, deadline=timeout, ignore_expire=False),
         logger=kazoo_log,
-        auth_data=[("digest", auth)] if authenticated else None,
+        auth_data=[("digest", auth)] if auth else None,
         default_acl=acl,
-        use_ssl=tls,
-        ca=ca_file or None,
-        certfile=cert_file or None,
-        keyfile=(key_file or cert_file) or None,
+        use_ssl=settings.tls,
+        ca=settings.ca_file or None,
+        certfile=settings.cert_file or None,
+        keyfile=(settings.key_file or settings.cert_file) or None,
         verify_certs=True,
-        check_hostname=tls,
+        check_hostname=settings.tls,
     )
     connected = zk.start_async()
     deadline = time.monotonic() + timeout
@@ -215,8 +202,9 @@ def connect(
         disconnect(zk)
         if auth_failed:
             raise RegistrySetupError(f"ZooKeeper at {hosts} rejected the credential (AUTH_FAILED)")
-        reason = _failure_hint(kazoo_log.last_error, tls)
+        reason = _failure_hint(kazoo_log.last_error, settings.tls)
         raise RegistryError(f"cannot reach ZooKeeper at {hosts} within {timeout:g}s: {reason}")
+    bound_waits(zk, timeout)
     if create_chroot:
         try:
             _create_chroot(zk, acl)
@@ -226,23 +214,26 @@ def connect(
     return zk
 
 
-def connect_config(cfg: Config) -> KazooClient:
-    return connect(
-        cfg.zk_servers,
-        cfg.zk_timeout,
-        auth=cfg.zk_auth,
-        acl_mode=cfg.zk_acl,
-        tls=cfg.zk_tls,
-        ca_file=cfg.zk_ca_file,
-        cert_file=cfg.zk_cert_file,
-        key_file=cfg.zk_key_file,
-        # A dry run writes nothing; a missing chroot just reads as empty.
-        create_chroot=not cfg.dry_run,
-    )
+def disconnect(zk: KazooClient, wait: float = CLOSE_WAIT) -> None:
+    """End the session, waiting at most ``wait`` seconds for ZooKeeper.
+
+    A confirmed close removes our ephemeral nodes (the writer lock) at once,
+    so a standby takes over without waiting for the session to expire. kazoo's
+    stop() waits for that confirmation until its heartbeat gives up on a
+    silent server (2/3 of the session timeout); past ``wait`` the session is
+    left to expire on the server, which ends it the same way.
+    """
+    closer = threading.Thread(target=_stop, args=(zk,), name="zk-close", daemon=True)
+    closer.start()
+    closer.join(wait)
+    if closer.is_alive():
+        log.warning("ZooKeeper did not confirm the end of the session within %gs; it expires on the server", wait)
 
 
-def disconnect(zk: KazooClient) -> None:
+def _stop(zk: KazooClient) -> None:
     try:
         zk.stop()
+    except KazooException as exc:  # its connection thread outlived kazoo's own wait
+        log.debug("stopping the ZooKeeper client: %s", exc)
     finally:
         zk.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kazoo.exceptions import ConnectionLoss
+
 
 class RegistryError(Exception):
     """ZooKeeper could not be reached or failed as a whole (exit 4)."""
@@ -15,6 +17,17 @@ class RegistrySetupError(RegistryError):
 class RegistryTimeout(RegistryError):
     """A ZooKeeper call did not complete within -zk-timeout (the server is
     down, frozen or unreachable); nothing waits longer than that."""
+
+
+class ZooKeeperUnreachable(ConnectionLoss, RegistryTimeout):
+    """A request kazoo held back while reconnecting, failed because ZooKeeper
+    had been unreachable for longer than -zk-timeout (``lib.zk.calls``).
+
+    Raised inside kazoo's own code too (its retries, the lock recipe), hence
+    a ``ConnectionLoss``: kazoo retries it within its deadline and cleans up
+    as after any connection loss. Being a ``RegistryTimeout`` as well, it
+    ends a run with exit 4 wherever it surfaces.
+    """
 
 
 class LeadershipLost(RegistryError):

@@ -1,27 +1,26 @@
-"""ZooKeeper side: the owned service nodes under the base path.
+"""ZooKeeper side: reads and writes the nodes one owner is responsible for.
 
-Ownership records live outside the base path, so ``ls <zkpath>`` lists only
-services (consumers see no new children):
-
-    <owner_root>/owners/<owner_id>/<quoted zkpath>/<service>
-
-One folder per owner lets every installation (say one per cluster) read who
-owns what in one round trip per owner, and never touch another's nodes. A
-service node and its record are created and deleted in one transaction, so a
-run killed at any point leaves both or neither.
+It never plans: it reads what the planner needs, writes the changes it is
+given, and hands back the ones that met a concurrent change (a conflict) for
+the planner to decide again. A node and its ownership record (see
+``lib.model.Paths``) are created and deleted in one transaction, so a run
+killed at any point leaves both or neither. Every wait is bounded by the
+ZooKeeper timeout, and reads, being idempotent, are retried across a
+connection loss within it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from typing import Any, TypeVar
 
 from kazoo.client import KazooClient, TransactionRequest
 from kazoo.exceptions import (
     BadVersionError,
     ConnectionLoss,
+    NoAuthError,
     NodeExistsError,
     NoNodeError,
     NotEmptyError,
@@ -29,10 +28,14 @@ from kazoo.exceptions import (
     RolledBackError,
     SessionExpiredError,
 )
+from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.interfaces import IAsyncResult
+from kazoo.retry import KazooRetry, RetryFailedError
+from kazoo.security import OPEN_ACL_UNSAFE
 
-from lib.plan.diff import Action, Change, Current, NodeState, compute_plan
-from lib.zk.errors import LeadershipLost
+from lib.model import Action, Change, Current, NodeState, Paths
+from lib.zk import calls
+from lib.zk.errors import LeadershipLost, RegistryError, RegistryTimeout
 
 log = logging.getLogger(__name__)
 
@@ -40,120 +43,191 @@ log = logging.getLogger(__name__)
 # of thousands of services takes a handful of round trips.
 MAX_TXN_OPS = 500
 MAX_TXN_BYTES = 512 * 1024
-CONFLICT_RETRIES = 3
 
-_CONFLICTS = (BadVersionError, NodeExistsError, NoNodeError, NotEmptyError)
-_LOST = (ConnectionLoss, SessionExpiredError, OperationTimeoutError)
+CONFLICTS = (BadVersionError, NodeExistsError, NoNodeError)
+LOST = (ConnectionLoss, SessionExpiredError, OperationTimeoutError, KazooTimeoutError, RegistryTimeout)
+
+T = TypeVar("T")
 
 
 @dataclass
 class ApplyResult:
     applied: list[Change] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    # Services that turned out to belong to someone else when written.
-    foreign: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # path -> reason
+    # Changes that met a concurrent change: to be re-read and re-planned.
+    conflicts: list[Change] = field(default_factory=list)
     connection_lost: bool = False
 
 
 class Registry:
-    """Reads and writes the service nodes one owner is responsible for.
+    """The owned nodes of one owner.
 
-    ``fence``, when set, is the path of the writer lock's node; every
+    ``fence`` gives the path of the writer lock's node (or None); every
     transaction first checks that it still exists, so a writer that was paused
     and lost its lock cannot write at all, not just not over newer data.
-    Nodes get the client's default ACL (``lib.zk.node_acl``).
+    Nodes get the client's default ACL (``lib.zk.connect.node_acl``).
     """
 
-    def __init__(self, zk: KazooClient, zk_path: str, owner_root: str, owner_id: str):
+    def __init__(
+        self, zk: KazooClient, paths: Paths, *, timeout: float, fence: Callable[[], str | None] = lambda: None
+    ):
         self.zk = zk
-        self.zk_path = zk_path
-        self.owner_id = owner_id
-        self.owners_root = f"{owner_root}/owners"
-        self.fence: str | None = None
+        self.paths = paths
+        self.owner_id = paths.owner_id
+        self.timeout = timeout
+        self.fence = fence
+        self._retry = KazooRetry(max_tries=-1, max_delay=2.0, deadline=timeout, ignore_expire=False)
 
-    # -- paths -------------------------------------------------------------
-    def node_path(self, service: str) -> str:
-        return f"{self.zk_path}/{service}"
+    # -- waiting -----------------------------------------------------------
+    def _wait(self, pending: IAsyncResult) -> Any:
+        return calls.result(pending, self.timeout)
 
-    def claims_dir(self, owner: str | None = None) -> str:
-        return f"{self.owners_root}/{owner or self.owner_id}/{quote(self.zk_path, safe='')}"
-
-    def claim_path(self, service: str) -> str:
-        return f"{self.claims_dir()}/{service}"
+    def _retried(self, read: Callable[[], T]) -> T:
+        try:
+            return self._retry.copy()(read)
+        except RetryFailedError:
+            raise RegistryTimeout(f"ZooKeeper did not come back within {self.timeout:g}s") from None
 
     # -- reading -----------------------------------------------------------
     def _children(self, path: str) -> list[str]:
         try:
-            return self.zk.get_children(path)
+            return self._wait(self.zk.get_children_async(path))
         except NoNodeError:
             return []
 
-    def read_owners(self) -> dict[str, str]:
-        """service -> owner id, over every owner recorded for this base path."""
-        owners = sorted(self._children(self.owners_root))
-        pending = [(o, self.zk.get_children_async(self.claims_dir(o))) for o in owners]
-        claimants: dict[str, list[str]] = {}
-        for owner, async_result in pending:
+    def read(self, directories: Iterable[str], wanted: Iterable[str]) -> Current:
+        """The nodes a plan needs in ``directories``: those wanted and those we own."""
+        return self._retried(lambda: self._read(list(directories), set(wanted)))
+
+    def _read(self, directories: list[str], wanted: set[str]) -> Current:
+        owners = sorted(self._children(self.paths.owners_root))
+        listings = [(d, self.zk.get_children_async(d)) for d in directories]
+        records = [(d, o, self.zk.get_children_async(self.paths.records(d, o))) for d in directories for o in owners]
+        present: set[str] = set()
+        for directory, result in listings:
             try:
-                names = async_result.get()
+                present.update(f"{directory}/{name}" for name in self._wait(result))
+            except NoNodeError:
+                continue
+        claimants: dict[str, list[str]] = {}
+        for directory, owner, result in records:
+            try:
+                names = self._wait(result)
             except NoNodeError:
                 continue
             for name in names:
-                claimants.setdefault(name, []).append(owner)
-        return self._resolve(claimants)
+                claimants.setdefault(f"{directory}/{name}", []).append(owner)
+        owned = self._resolve(claimants)
+        ours = {path for path, owner in owned.items() if owner == self.owner_id}
+        return Current(nodes=self._collect(sorted(present & (wanted | ours))), owners=owned)
+
+    def read_paths(self, paths: Iterable[str]) -> Current:
+        """Fresh state of some nodes only: an incremental sync, or re-planning
+        after a conflict."""
+        return self._retried(lambda: self._read_paths(sorted(set(paths))))
+
+    def _read_paths(self, paths: list[str]) -> Current:
+        owners = sorted(set(self._children(self.paths.owners_root)) | {self.owner_id})
+        records = [(p, o, self.zk.exists_async(self.paths.record(p, o))) for p in paths for o in owners]
+        nodes = self._collect(paths)
+        claimants: dict[str, list[str]] = {}
+        for path, owner, result in records:
+            if self._wait(result) is not None:
+                claimants.setdefault(path, []).append(owner)
+        return Current(nodes=nodes, owners=self._resolve(claimants))
 
     def _resolve(self, claimants: dict[str, list[str]]) -> dict[str, str]:
-        """One owner per name: ours when we are among the claimants."""
+        """One owner per path: ours when we are among the claimants."""
         result: dict[str, str] = {}
-        for name, who in claimants.items():
-            result[name] = self.owner_id if self.owner_id in who else who[0]
+        for path, who in claimants.items():
+            result[path] = self.owner_id if self.owner_id in who else who[0]
             if len(who) > 1:
                 log.warning(
-                    "service %s is claimed by several owners (%s); treated as %s's", name, ", ".join(who), result[name]
+                    "node %s is claimed by several owners (%s); treated as %s's", path, ", ".join(who), result[path]
                 )
         return result
 
-    def read(self, wanted: Iterable[str]) -> Current:
-        """The nodes a plan needs: those desired and those we own."""
-        present = set(self._children(self.zk_path))
-        owners = self.read_owners()
-        ours = {name for name, owner in owners.items() if owner == self.owner_id}
-        names = sorted(present & (set(wanted) | ours))
-        return Current(nodes=self._collect(self._send_gets(names)), owners=owners)
-
-    def read_names(self, names: Iterable[str]) -> Current:
-        """Fresh state of some services only: an incremental sync, or
-        re-planning after a conflict. Pipelined like ``read``."""
-        names = sorted(set(names))
-        owners = sorted(set(self._children(self.owners_root)) | {self.owner_id})
-        node_reads = self._send_gets(names)
-        claim_reads = [(n, o, self.zk.exists_async(f"{self.claims_dir(o)}/{n}")) for n in names for o in owners]
-        nodes = self._collect(node_reads)
-        claimants: dict[str, list[str]] = {}
-        for name, owner, async_result in claim_reads:
-            if async_result.get() is not None:
-                claimants.setdefault(name, []).append(owner)
-        return Current(nodes=nodes, owners=self._resolve(claimants))
-
-    def _send_gets(self, names: Iterable[str]) -> list[tuple[str, IAsyncResult]]:
+    def _collect(self, paths: list[str]) -> dict[str, NodeState]:
         """Send every read before waiting for any: one round trip per node
         would dominate a sync of thousands."""
-        return [(name, self.zk.get_async(self.node_path(name))) for name in names]
-
-    @staticmethod
-    def _collect(pending: list[tuple[str, IAsyncResult]]) -> dict[str, NodeState]:
+        pending = [(path, self.zk.get_async(path)) for path in paths]
         nodes: dict[str, NodeState] = {}
-        for name, async_result in pending:
+        for path, result in pending:
             try:
-                data, stat = async_result.get()
+                data, stat = self._wait(result)
             except NoNodeError:  # deleted since it was listed
                 continue
-            nodes[name] = NodeState(data or b"", stat.version)
+            nodes[path] = NodeState(data or b"", stat.version, stat.czxid, stat.numChildren)
         return nodes
 
     # -- writing -----------------------------------------------------------
+    def prepare(self, directories: Iterable[str]) -> None:
+        """Create the layout's folders and our record folders when missing."""
+        for directory in directories:
+            for path in (directory, self.paths.records(directory)):
+                self._retried(lambda p=path: self._wait(self.zk.ensure_path_async(p)))
+
+    def apply(self, changes: list[Change]) -> ApplyResult:
+        """Write ``changes`` in pipelined, chunked transactions.
+
+        A chunk that fails as a whole (one conflicting node rolls back all its
+        siblings) is resent without the change at fault, so a failure on one
+        node never stops the others.
+        """
+        result = ApplyResult()
+        fence = self.fence()
+        pending = [(chunk, self._commit_async(chunk, fence)) for chunk in _chunks(changes)]
+        while pending:
+            chunk, async_result = pending.pop(0)
+            try:
+                outcome = self._wait(async_result)
+            except LOST as exc:
+                result.connection_lost = True
+                for change in chunk:
+                    result.failed[change.path] = f"ZooKeeper connection lost: {type(exc).__name__}"
+                continue
+            bad, error = _failed_change(chunk, outcome, fence)
+            if bad is None:
+                result.applied.extend(chunk)
+                self._restore_acls(chunk)
+                continue
+            if isinstance(error, NotEmptyError):
+                result.failed[bad.path] = (
+                    "cannot delete: someone created children under it (remove them, or the node, by hand)"
+                )
+            elif isinstance(error, CONFLICTS):
+                result.conflicts.append(bad)
+            else:
+                result.failed[bad.path] = type(error).__name__
+            rest = [c for c in chunk if c is not bad]
+            if rest:
+                pending.append((rest, self._commit_async(rest, fence)))
+        return result
+
+    def _restore_acls(self, changes: list[Change]) -> None:
+        """Give nodes we update or adopt our ACL again: one changed by an
+        administrator (or written world-open by the original daemon) would
+        otherwise keep rights kube2zk never meant to grant."""
+        acl = self.zk.default_acl
+        if not acl or acl == OPEN_ACL_UNSAFE:
+            return
+        updated = [c.path for c in changes if c.action in (Action.UPDATE, Action.ADOPT)]
+        for path, pending in [(p, self.zk.set_acls_async(p, acl)) for p in updated]:
+            try:
+                self._wait(pending)
+            except (NoNodeError, NoAuthError) as exc:
+                log.warning("could not restore the ACL of %s: %s", path, type(exc).__name__)
+
+    def _commit_async(self, changes: list[Change], fence: str | None) -> IAsyncResult:
+        txn = self.zk.transaction()
+        if fence:
+            txn.check(fence, -1)
+        for change in changes:
+            self._ops(txn, change)
+        return txn.commit_async()
+
     def _ops(self, t: TransactionRequest, change: Change) -> None:
-        node, claim = self.node_path(change.service), self.claim_path(change.service)
+        node, record = change.path, self.paths.record(change.path)
         if change.action is Action.CREATE:
             t.create(node, change.new)
         elif change.action in (Action.UPDATE, Action.ADOPT):
@@ -165,122 +239,47 @@ class Registry:
             t.delete(node, version=change.version)
         if change.claim:
             if change.action in (Action.CREATE, Action.ADOPT):
-                t.create(claim, b"")
+                t.create(record, b"")
             else:
-                t.delete(claim)
+                t.delete(record)
 
-    @staticmethod
-    def _weight(change: Change) -> tuple[int, int]:
-        ops = (0 if change.action is Action.FORGET else 1) + (1 if change.claim else 0)
-        return ops, len(change.new or b"") + 2 * len(change.service) + 256
 
-    def _chunks(self, changes: list[Change]) -> list[list[Change]]:
-        chunks: list[list[Change]] = []
-        current: list[Change] = []
-        ops = size = 0
-        for change in changes:
-            o, s = self._weight(change)
-            if current and (ops + o > MAX_TXN_OPS or size + s > MAX_TXN_BYTES):
-                chunks.append(current)
-                current, ops, size = [], 0, 0
-            current.append(change)
-            ops, size = ops + o, size + s
-        if current:
+def _failed_change(
+    chunk: list[Change], outcome: list[object], fence: str | None
+) -> tuple[Change | None, Exception | None]:
+    """The change whose operation made a transaction fail, and its error."""
+    if not any(isinstance(r, Exception) for r in outcome):
+        return None, None
+    index = 0
+    if fence:
+        if isinstance(outcome[0], Exception) and not isinstance(outcome[0], RolledBackError):
+            raise LeadershipLost(f"writer lock {fence} is gone")
+        index = 1
+    for change in chunk:
+        ops = _weight(change)[0]
+        for r in outcome[index : index + ops]:
+            if isinstance(r, Exception) and not isinstance(r, RolledBackError):
+                return change, r
+        index += ops
+    raise RegistryError(f"a transaction failed without naming an operation: {outcome!r}")
+
+
+def _weight(change: Change) -> tuple[int, int]:
+    ops = (0 if change.action is Action.FORGET else 1) + (1 if change.claim else 0)
+    return ops, len(change.new or b"") + 2 * len(change.path) + 256
+
+
+def _chunks(changes: list[Change]) -> list[list[Change]]:
+    chunks: list[list[Change]] = []
+    current: list[Change] = []
+    ops = size = 0
+    for change in changes:
+        o, s = _weight(change)
+        if current and (ops + o > MAX_TXN_OPS or size + s > MAX_TXN_BYTES):
             chunks.append(current)
-        return chunks
-
-    def _commit_async(self, changes: list[Change]) -> IAsyncResult:
-        txn = self.zk.transaction()
-        if self.fence:
-            txn.check(self.fence, -1)
-        for change in changes:
-            self._ops(txn, change)
-        return txn.commit_async()
-
-    def prepare(self) -> None:
-        """Create the base path and our record folder when missing."""
-        self.zk.ensure_path(self.zk_path)
-        self.zk.ensure_path(self.claims_dir())
-
-    def apply(self, changes: list[Change], desired: Mapping[str, bytes]) -> ApplyResult:
-        """Write ``changes`` in pipelined, chunked transactions.
-
-        A chunk that fails as a whole (one conflicting node rolls back all its
-        siblings) is retried one service at a time, so a failure on one
-        service never stops the others.
-        """
-        result = ApplyResult()
-        if not changes:
-            return result
-        pending = [(chunk, self._commit_async(chunk)) for chunk in self._chunks(changes)]
-        conflicted: list[Change] = []
-        while pending:
-            chunk, async_result = pending.pop(0)
-            try:
-                outcome = async_result.get()
-            except _LOST as exc:
-                result.connection_lost = True
-                for change in chunk:
-                    result.failed[change.service] = f"ZooKeeper connection lost: {type(exc).__name__}"
-                continue
-            bad = self._failed_change(chunk, outcome)
-            if bad is None:
-                result.applied.extend(chunk)
-                continue
-            # One conflicting node rolled back its siblings: resend them
-            # without it and deal with it alone.
-            conflicted.append(bad)
-            rest = [c for c in chunk if c is not bad]
-            if rest:
-                pending.append((rest, self._commit_async(rest)))
-        for change in conflicted:
-            if result.connection_lost:
-                result.failed[change.service] = "not attempted: ZooKeeper connection lost"
-            else:
-                self._apply_one(change, desired, result)
-        return result
-
-    def _failed_change(self, chunk: list[Change], outcome: list[object]) -> Change | None:
-        """The change whose operation made a transaction fail, if it failed."""
-        if not any(isinstance(r, Exception) for r in outcome):
-            return None
-        index = 0
-        if self.fence:
-            if isinstance(outcome[0], Exception) and not isinstance(outcome[0], RolledBackError):
-                raise LeadershipLost(f"writer lock {self.fence} is gone")
-            index = 1
-        for change in chunk:
-            ops = self._weight(change)[0]
-            failed = outcome[index : index + ops]
-            if any(isinstance(r, Exception) and not isinstance(r, RolledBackError) for r in failed):
-                return change
-            index += ops
-        return chunk[0]
-
-    def _apply_one(self, change: Change, desired: Mapping[str, bytes], result: ApplyResult) -> None:
-        for _ in range(CONFLICT_RETRIES + 1):
-            try:
-                outcome = self._commit_async([change]).get()
-                if self._failed_change([change], outcome) is None:
-                    result.applied.append(change)
-                    return
-                error = next(r for r in outcome if isinstance(r, Exception) and not isinstance(r, RolledBackError))
-                if not isinstance(error, _CONFLICTS):
-                    result.failed[change.service] = f"{type(error).__name__}"
-                    return
-                log.info("service %s changed under us (%s); re-reading", change.service, type(error).__name__)
-                current = self.read_names([change.service])
-            except _LOST as exc:
-                result.connection_lost = True
-                result.failed[change.service] = f"ZooKeeper connection lost: {type(exc).__name__}"
-                return
-            plan = compute_plan(
-                desired, current, self.owner_id, adopt=change.action is Action.ADOPT, only=[change.service]
-            )
-            if plan.foreign:
-                result.foreign.update(plan.foreign)
-                return
-            if not plan.changes:
-                return
-            change = plan.changes[0]
-        result.failed[change.service] = f"still conflicting after {CONFLICT_RETRIES} retries"
+            current, ops, size = [], 0, 0
+        current.append(change)
+        ops, size = ops + o, size + s
+    if current:
+        chunks.append(current)
+    return chunks

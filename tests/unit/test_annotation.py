@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib.desired.annotation import MAX_ANNOTATION_BYTES, parse_annotation
-from lib.model import ServiceDecl
+from lib.desired.annotation import MAX_ANNOTATION_BYTES, go_field, parse_annotation
 from lib.desired.names import node_name_error
+from lib.model import ServiceDecl
 
 SEED_ANNOTATION = (
     '[{"serviceName": "test-rpc-server-1", "version": "v0" }, { "serviceName": "test-rpc-server-2", "version": "v1"}]'
@@ -254,3 +254,180 @@ def test_arbitrary_text_never_raises_and_yields_only_valid_unique_names(text):
     assert len(set(names(decls))) == len(decls)
     if not decls and not errors:
         assert json.loads(text.lstrip("\ufeff")) == []
+
+
+# Keys are matched to the fields as Go's encoding/json (the original's
+# decoder) matches them: an exact match of the field's name is preferred, a
+# case-insensitive one (simple Unicode case folding) accepted, and every
+# matching key sets the field in turn, so the last one in the object wins.
+
+KELVIN = "\u212a"  # folds to k
+LONG_S = "\u017f"  # folds to s
+
+
+def test_keys_of_any_case_declare_services_as_the_original_does():
+    decls, errors = parse('[{"ServiceName":"a"},{"servicename":"b"},{"SERVICENAME":"c","version":1}]')
+    assert errors == []
+    assert [(d.name, d.version, d.extra) for d in decls] == [("a", None, {}), ("b", None, {}), ("c", "1", {})]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "serviceName",
+        "ServiceName",
+        "servicename",
+        "SERVICENAME",
+        "sErViCeNaMe",
+        f"{LONG_S}erviceName",
+        f"{LONG_S}ERVICENAME",
+    ],
+)
+def test_service_name_key_matches_when_it_folds_to_the_field_name(key):
+    decls, errors = parse(json.dumps([{key: "a"}]))
+    assert errors == []
+    assert [(d.name, d.extra) for d in decls] == [("a", {})]
+
+
+@pytest.mark.parametrize("key", ["version", "Version", "VERSION", "vErSiOn", f"ver{LONG_S}ion", f"VER{LONG_S}ION"])
+def test_version_key_matches_when_it_folds_to_the_field_name(key):
+    decls, errors = parse(json.dumps([{"serviceName": "a", key: "v1"}]))
+    assert errors == []
+    assert [(d.version, d.extra) for d in decls] == [("v1", {})]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "service_name",
+        "service-name",
+        "serviceNam",
+        "serviceNamee",
+        " serviceName",
+        "serviceName ",
+        "serviceName\u0000",
+        "serv\u0131ceName",  # dotless i: upper-cases to I but does not fold to it
+        "serv\u0130ceName",  # dotted capital I: lower-cases to i but does not fold to it
+        "\uff33erviceName",  # fullwidth S
+        f"{KELVIN}serviceName",
+        "s\u0301erviceName",
+    ],
+)
+def test_service_name_key_that_is_not_a_fold_is_an_unknown_field(key):
+    decls, errors = parse(json.dumps([{key: "a"}]))
+    assert decls == []
+    assert errors == ["entry 0: has no serviceName"]
+    assert parse(json.dumps([{"serviceName": "b", key: "a"}]))[0][0].extra == {key: "a"}
+
+
+@pytest.mark.parametrize("key", ["versions", "vers1on", "ver_sion", f"version{KELVIN}", "v\u0435rsion"])
+def test_version_key_that_is_not_a_fold_is_an_unknown_field(key):
+    decls, errors = parse(json.dumps([{"serviceName": "a", key: "v1"}]))
+    assert errors == []
+    assert [(d.version, d.extra) for d in decls] == [(None, {key: "v1"})]
+
+
+@pytest.mark.parametrize(
+    ("obj", "name"),
+    [
+        ('{"serviceName": "exact", "ServiceName": "folded"}', "folded"),
+        ('{"ServiceName": "folded", "serviceName": "exact"}', "exact"),
+        ('{"SERVICENAME": "a", "servicename": "b", "ServiceName": "c"}', "c"),
+        ('{"serviceName": "a", "serviceName": "b"}', "b"),
+        ('{"serviceName": "a", "SERVICENAME": "b", "serviceName": "c"}', "c"),
+        ('{"serviceName": "a", "serviceName": "b", "SERVICENAME": "c"}', "c"),
+        ('{"\u017ferviceName": "a", "serviceName": "b", "\u017fERVICENAME": "c"}', "c"),
+    ],
+)
+def test_last_key_matching_the_service_name_field_wins(obj, name):
+    decls, errors = parse(f"[{obj}]")
+    assert errors == []
+    assert [(d.name, d.extra) for d in decls] == [(name, {})]
+
+
+@pytest.mark.parametrize(
+    ("fields", "version"),
+    [
+        ('"version": "v1", "Version": "v2"', "v2"),
+        ('"VERSION": "v2", "version": "v1"', "v1"),
+        ('"version": "v1", "version": "v2"', "v2"),
+        ('"version": "v1", "VERSION": "v2", "version": "v3"', "v3"),
+        ('"version": "v1", "Version": 2', "2"),
+        ('"version": 2, "Version": "v1"', "v1"),
+        ('"version": "v1", "VERSION": null', None),
+    ],
+)
+def test_last_key_matching_the_version_field_wins(fields, version):
+    decls, errors = parse(f'[{{"serviceName": "a", {fields}}}]')
+    assert errors == []
+    assert [(d.version, d.extra) for d in decls] == [(version, {})]
+
+
+def test_null_service_name_leaves_an_earlier_one_as_it_is():
+    # Go leaves a string field untouched when it decodes null into it.
+    assert names(parse('[{"serviceName": "a", "SERVICENAME": null}]')[0]) == ["a"]
+    assert parse('[{"SERVICENAME": null, "serviceName": null}]') == ([], ["entry 0: has no serviceName"])
+
+
+@pytest.mark.parametrize(
+    ("obj", "why"),
+    [
+        ('{"serviceName": 7, "ServiceName": "a"}', "must be a string, got int"),
+        ('{"ServiceName": "a", "serviceName": ["b"]}', "must be a string, got list"),
+        ('{"serviceName": "a", "serviceName": true}', "must be a string, got bool"),
+        ('{"SERVICENAME": {"a": 1}, "serviceName": null}', "must be a string, got dict"),
+    ],
+)
+def test_non_string_under_any_matching_key_makes_the_entry_invalid(obj, why):
+    decls, errors = parse(f'[{{"serviceName": "before"}}, {obj}, {{"serviceName": "after"}}]')
+    assert names(decls) == ["before", "after"]
+    assert len(errors) == 1
+    assert errors[0].startswith("entry 1: ")
+    assert why in errors[0]
+
+
+def test_extra_keeps_every_key_that_matches_no_field():
+    decls, errors = parse(
+        '[{"ServiceName": "a", "VERSION": "v", "servicename": "b", "lb": "rr", "service_name": "z", "lb": "wrr"}]'
+    )
+    assert errors == []
+    assert [(d.name, d.version, d.extra) for d in decls] == [("b", "v", {"lb": "wrr", "service_name": "z"})]
+
+
+def test_nested_objects_are_left_as_they_are():
+    decls, _ = parse('[{"serviceName": "a", "meta": {"ServiceName": "x", "serviceName": "y"}, "version": {"B": 1}}]')
+    assert decls[0].extra == {"meta": {"ServiceName": "x", "serviceName": "y"}}
+    assert decls[0].version == '{"B": 1}'
+
+
+@pytest.mark.parametrize(
+    ("key", "field"),
+    [
+        ("kind", "kind"),
+        ("KIND", "kind"),
+        (f"{KELVIN}ind", "kind"),
+        (f"{LONG_S}ort", "sort"),
+        (f"{LONG_S}ORT", "sort"),
+        ("k\u0131nd", None),
+        ("kinds", None),
+        ("\u212bind", None),
+    ],
+)
+def test_go_field_folds_kelvin_sign_and_long_s_to_ascii(key, field):
+    assert go_field(key, ("kind", "sort")) == field
+
+
+def test_go_field_prefers_an_exact_match_then_the_first_folded_field():
+    fields = ("name", "NAME", "Name")
+    assert go_field("NAME", fields) == "NAME"
+    assert go_field("Name", fields) == "Name"
+    assert go_field("nAmE", fields) == "name"
+
+
+def test_object_dropped_as_a_duplicate_value_never_lends_its_keys_to_another():
+    # The first value of a duplicate key is discarded by the decoder; a later
+    # object must not be mistaken for it.
+    text = "[" + ", ".join(f'{{"x": {{"serviceName": "stale"}}, "x": 1}}, {{"n": {i}}}' for i in range(200)) + "]"
+    decls, errors = parse(text)
+    assert decls == []
+    assert len(errors) == 400

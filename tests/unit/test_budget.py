@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from lib.plan.diff import Action, Current, DeletionBudget, NodeState, compute_plan, hold_deletions, parse_budget
+from lib.model import Action, Current, NodeState, Plan
+from lib.plan.budget import DeletionWindow
+from lib.plan.diff import compute_plan
+from lib.settings import DeletionBudget, parse_budget
 
 
 @pytest.mark.parametrize(
@@ -37,7 +40,7 @@ def test_over_budget_every_delete_is_held_and_other_changes_stay():
     names = [f"s{i}" for i in range(10)]
     plan = compute_plan({"s0": b"y", "new": b"z"}, owned_current(names), "me")
     held = hold_deletions(plan, owned=10, budget=DeletionBudget(5, 0.1))
-    assert sorted(c.service for c in held) == [f"s{i}" for i in range(1, 10)]
+    assert sorted(c.path for c in held) == [f"s{i}" for i in range(1, 10)]
     assert plan.held == held
     assert {c.action for c in plan.changes} == {Action.UPDATE, Action.CREATE}
 
@@ -46,3 +49,7 @@ def test_within_budget_nothing_is_held():
     plan = compute_plan({"s0": b"x"}, owned_current(["s0", "s1", "s2"]), "me")
     assert hold_deletions(plan, owned=3, budget=DeletionBudget(5, 0.1)) == []
     assert [c.action for c in plan.changes] == [Action.DELETE, Action.DELETE]
+
+
+def hold_deletions(plan: Plan, owned: int, budget: DeletionBudget) -> list:
+    return DeletionWindow(budget).hold(plan, owned)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from lib.settings.options import load_config
-from lib.sync import sync_once
+from lib.app import reconciler, sync_once
 from lib.kube.pods import PodSource, SourceError
+from lib.settings import Settings
 
 
 def raw_page(names: list[str], token: str | None) -> dict:
@@ -48,8 +48,8 @@ class RegistryThatMustNotBeUsed:
 def test_a_list_failing_on_its_second_page_raises_before_any_registry_access():
     source = PodSource.__new__(PodSource)
     source.kube, source.namespace, source.page_size, source.timeout = FailingSecondPage(), "", 2, 5.0
-    cfg = load_config([], {})
+    settings = Settings()
 
     with pytest.raises(SourceError, match="HTTP 500"):
-        sync_once(cfg, source, RegistryThatMustNotBeUsed())  # type: ignore[arg-type]
+        sync_once(settings, source, reconciler(settings, RegistryThatMustNotBeUsed(), None))  # type: ignore[arg-type]
     assert source.kube.calls == [None, "next-page"]

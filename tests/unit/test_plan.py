@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib.plan.diff import Action, Change, Current, NodeState, compute_plan
+from lib.model import Action, Change, Current, NodeState
+from lib.plan.diff import compute_plan
 
 ME = "cluster-a"
 OTHER = "cluster-b"
@@ -106,7 +107,7 @@ def test_unowned_node_not_desired_is_never_deleted():
 def test_only_restricts_the_plan_to_the_named_services():
     cur = current({"gone": (OLD, 1), "upd": (OLD, 1)}, {"gone": ME, "upd": ME})
     plan = compute_plan({"new": NEW, "upd": NEW}, cur, ME, only=["upd"])
-    assert only_change(plan).service == "upd"
+    assert only_change(plan).path == "upd"
 
 
 def test_only_with_no_names_plans_nothing():
@@ -133,12 +134,12 @@ def test_kept_service_is_neither_created_updated_nor_deleted(desired, nodes, own
 def test_keep_leaves_the_other_services_planned():
     cur = current({"a": (OLD, 1), "b": (OLD, 1)}, {"a": ME, "b": ME})
     plan = compute_plan({"a": NEW, "b": NEW}, cur, ME, keep=["a"])
-    assert only_change(plan).service == "b"
+    assert only_change(plan).path == "b"
 
 
 def test_changes_are_in_name_order():
     plan = compute_plan({"c": NEW, "a": NEW, "b": NEW}, current(), ME)
-    assert [c.service for c in plan.changes] == ["a", "b", "c"]
+    assert [c.path for c in plan.changes] == ["a", "b", "c"]
 
 
 def test_count_tallies_changes_by_action():
@@ -172,15 +173,15 @@ def test_no_change_ever_targets_a_name_owned_by_another_owner(scenario):
     desired, cur, only, keep, adopt = scenario
     plan = compute_plan(desired, cur, ME, adopt=adopt, only=only, keep=keep)
     for change in plan.changes:
-        assert cur.owners.get(change.service) in (None, ME)
+        assert cur.owners.get(change.path) in (None, ME)
         if change.action in (Action.DELETE, Action.FORGET):
-            assert cur.owners.get(change.service) == ME
+            assert cur.owners.get(change.path) == ME
         if change.action is Action.ADOPT:
             assert adopt
-            assert change.service not in cur.owners
-        assert change.service not in keep
+            assert change.path not in cur.owners
+        assert change.path not in keep
         if only is not None:
-            assert change.service in only
+            assert change.path in only
 
 
 @settings(deadline=None, max_examples=500)
@@ -188,7 +189,7 @@ def test_no_change_ever_targets_a_name_owned_by_another_owner(scenario):
 def test_every_considered_name_lands_in_exactly_one_outcome_and_writes_match_reality(scenario):
     desired, cur, only, keep, adopt = scenario
     plan = compute_plan(desired, cur, ME, adopt=adopt, only=only, keep=keep)
-    changed = [c.service for c in plan.changes]
+    changed = [c.path for c in plan.changes]
     assert len(changed) == len(set(changed))
     outcomes = changed + plan.unchanged + list(plan.foreign)
     assert len(outcomes) == len(set(outcomes))
@@ -197,13 +198,13 @@ def test_every_considered_name_lands_in_exactly_one_outcome_and_writes_match_rea
         considered &= set(only)
     assert considered <= set(outcomes)
     for change in plan.changes:
-        node = cur.nodes.get(change.service)
-        assert change.new == desired.get(change.service)
+        node = cur.nodes.get(change.path)
+        assert change.new == desired.get(change.path)
         assert change.old == (node.data if node else None)
         assert change.version == (node.version if node else -1)
         assert (change.action is Action.CREATE) == (node is None and change.new is not None)
         claims = {
-            Action.CREATE: change.service not in cur.owners,
+            Action.CREATE: change.path not in cur.owners,
             Action.UPDATE: False,
             Action.ADOPT: True,
             Action.DELETE: True,
@@ -224,11 +225,11 @@ def test_applying_the_plan_makes_our_part_equal_the_desired_map(scenario):
     owners = dict(cur.owners)
     for change in plan.changes:
         if change.new is None:
-            nodes.pop(change.service, None)
-            owners.pop(change.service, None)
+            nodes.pop(change.path, None)
+            owners.pop(change.path, None)
         else:
-            nodes[change.service] = change.new
-            owners[change.service] = ME
+            nodes[change.path] = change.new
+            owners[change.path] = ME
     ours = {n: nodes[n] for n, o in owners.items() if o == ME}
     expected = {n: d for n, d in desired.items() if n not in plan.foreign}
     assert ours == expected

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lib.model import PodInfo
+from lib.desired.index import build_desired
 from lib.desired.policy import OPEN, PolicyError, load_policy, parse_policy
-from lib.desired.servicemap import build_desired
+from lib.model import PodInfo
 
 POLICY = """
 default: allow

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import REPO
+from helpers import REPO
 
 
 def test_benchmark_smoke_run_prints_its_table(testbed_env, tmp_path):

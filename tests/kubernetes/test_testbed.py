@@ -8,48 +8,15 @@ bed's kubectl) and `namespace` (a fresh namespace, removed afterwards).
 
 import json
 import subprocess
-import time
 
 import pytest
+import yaml
+from helpers import bed_script, deployment, eventually, pod_ready
 
 pytestmark = pytest.mark.integration
 
 TIMEOUT = 120  # seconds for any single wait below
 POLL = 0.5
-
-# The annotation of the project's sample Deployments, verbatim.
-RPC_ANNOTATION_TEXT = (
-    '[{"serviceName": "test-rpc-server-1", "version": "v0" }, { "serviceName": "test-rpc-server-2", "version": "v1"}]'
-)
-
-# The project's two sample Deployments (k8s/test-rpc-service.yaml). kwok never
-# pulls the image: it only plays the pod lifecycle.
-SAMPLE_DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: @NAME@
-  labels:
-    app: @NAME@
-spec:
-  replicas: @REPLICAS@
-  selector:
-    matchLabels:
-      app: @NAME@
-  template:
-    metadata:
-      labels:
-        app: @NAME@
-        rpc-service: "true"
-      annotations:
-        rpc-service: '@ANNOTATION@'
-    spec:
-      containers:
-      - name: simple-http-server
-        image: zhaohuabing/simple-http-server
-        ports:
-        - containerPort: 5000
-"""
 
 RPC_ANNOTATION = [
     {"serviceName": "test-rpc-server-1", "version": "v0"},
@@ -58,23 +25,12 @@ RPC_ANNOTATION = [
 
 
 def sample_deployment(name, replicas):
-    return (
-        SAMPLE_DEPLOYMENT.replace("@NAME@", name)
-        .replace("@REPLICAS@", str(replicas))
-        .replace("@ANNOTATION@", RPC_ANNOTATION_TEXT)
-    )
+    """One of the project's sample Deployments (k8s/test-rpc-service.yaml), as YAML."""
+    return yaml.safe_dump(deployment(name, replicas))
 
 
 def kubectl(env, *args, stdin=None, timeout=60):
-    result = subprocess.run(
-        ["kubectl", *args],
-        check=False,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    result = subprocess.run(["kubectl", *args], env=env, input=stdin, capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
     return result.stdout
@@ -89,28 +45,9 @@ def pods(env, namespace, selector=None):
     return get_json(env, *args)["items"]
 
 
-def is_ready(pod):
-    """Running, Ready, with an IP, and not on its way out."""
-    status = pod.get("status", {})
-    conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
-    return (
-        status.get("phase") == "Running"
-        and conditions.get("Ready") == "True"
-        and bool(status.get("podIP"))
-        and "deletionTimestamp" not in pod["metadata"]
-    )
-
-
 def wait_for(what, probe, timeout=TIMEOUT):
     """Poll probe() until it returns a truthy value; return that value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(POLL)
+    return eventually(what, probe, timeout, interval=POLL)
 
 
 def ready_pods(env, namespace, selector, count):
@@ -118,7 +55,7 @@ def ready_pods(env, namespace, selector, count):
 
     def probe():
         found = pods(env, namespace, selector)
-        if len(found) == count and all(is_ready(p) for p in found):
+        if len(found) == count and all(pod_ready(p) for p in found):
             return found
         return None
 
@@ -191,7 +128,7 @@ def test_rolling_update_replaces_pods(k8s_env, namespace):
         found = pods(k8s_env, namespace, f"app={name}")
         if (
             len(found) == 3
-            and all(is_ready(p) for p in found)
+            and all(pod_ready(p) for p in found)
             and {p["metadata"]["labels"]["pod-template-hash"] for p in found} == {new}
             and not old_names & {p["metadata"]["name"] for p in found}
         ):
@@ -209,9 +146,8 @@ def test_a_private_bed_comes_up_and_down_leaves_no_process(k8s_env, tmp_path):
     brings every component up, down stops every pid it recorded."""
     from pathlib import Path
 
-    repo = Path(__file__).resolve().parents[2]
     env = {**k8s_env, "KUBE2ZK_TESTBED_STATE": str(tmp_path / "bed"), "TESTBED_NODES": "1"}
-    up = subprocess.run(["bash", str(repo / "testbed" / "up.sh")], env=env, capture_output=True, text=True, timeout=600)
+    up = bed_script("up.sh", env=env, timeout=600)
     try:
         assert up.returncode == 0, up.stderr
         state = tmp_path / "bed"
@@ -227,9 +163,7 @@ def test_a_private_bed_comes_up_and_down_leaves_no_process(k8s_env, tmp_path):
         nodes = kubectl({**env, "KUBECONFIG": bed_env["KUBECONFIG"].strip("'\"")}, "get", "nodes", "-o", "name")
         assert nodes.strip() == "node/kwok-node-1"
     finally:
-        down = subprocess.run(
-            ["bash", str(repo / "testbed" / "down.sh")], env=env, capture_output=True, text=True, timeout=120
-        )
+        down = bed_script("down.sh", env=env, timeout=120)
     assert down.returncode == 0, down.stderr
 
     def alive(pid: int) -> bool:

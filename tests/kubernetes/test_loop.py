@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 from pathlib import Path
 
-from conftest import REPO, Cluster, LoopProcess, eventually, free_port, read_node, zookeeper
+from helpers import REPO, Cluster, LoopProcess, bed_script, eventually, free_port, read_node, zookeeper
 from kazoo.client import KazooClient
 from kubernetes import client
 
@@ -177,12 +176,7 @@ def test_api_server_restart_later_changes_still_arrive(loop, cluster, zk, zk_roo
     cluster.wait_ready("app=svc", 2)
     eventually("registered", lambda: converged(zk, zk_root, cluster))
 
-    restart = subprocess.run(
-        ["bash", str(REPO / "testbed" / "k8s-restart.sh"), "kube-apiserver"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    restart = bed_script("k8s-restart.sh", "kube-apiserver", timeout=180)
     assert restart.returncode == 0, restart.stderr
 
     cluster.scale("svc", 3)

@@ -1,4 +1,4 @@
-"""From pods to the desired service map (lib/servicemap.py)."""
+"""From pods to the desired service map (lib/desired/index.py)."""
 
 import json
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lib.desired.index import PodIndex, build_desired
 from lib.model import PodInfo
-from lib.desired.servicemap import build_desired, counts
 
 
 def pod(
@@ -36,7 +36,7 @@ def declares(*names: str) -> str:
 
 
 def test_running_ready_addressed_pod_counts():
-    assert counts(pod()) is True
+    assert pod().serving is True
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_running_ready_addressed_pod_counts():
     ],
 )
 def test_pod_that_is_not_running_ready_live_and_addressed_does_not_count(changes):
-    assert counts(pod(**changes)) is False
+    assert pod(**changes).serving is False
 
 
 def test_services_map_to_the_ips_of_counted_pods():
@@ -160,14 +160,14 @@ def declared(p: PodInfo) -> set[str]:
 
 
 @settings(deadline=None, max_examples=300)
-@given(st.lists(_pods, max_size=8))
+@given(st.lists(_pods, max_size=8, unique_by=lambda p: p.key))
 def test_servers_are_exactly_the_ips_of_counted_pods_declaring_the_service(pods):
     state = build_desired(pods)
     assert state.pods_seen == len(pods)
-    assert state.pods_counted == sum(1 for p in pods if counts(p))
+    assert state.pods_counted == sum(1 for p in pods if p.serving)
     expected: dict[str, set[str]] = {}
     for p in pods:
-        if counts(p):
+        if p.serving:
             for name in declared(p):
                 expected.setdefault(name, set()).add(p.pod_ip)
     assert state.services == expected
@@ -184,3 +184,39 @@ def test_ipv6_and_dual_stack_pods_register_their_primary_address():
     state = build_desired([v6_only, dual_v4_primary])
     assert state.services == {"svc": {"fd00::2", "10.0.0.9"}}
     assert decode_servers(encode_node((), state.services["svc"])) == ["10.0.0.9", "fd00::2"]
+
+
+_events = st.lists(st.tuples(st.sampled_from(["ADDED", "MODIFIED", "DELETED"]), _pods), max_size=30)
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.lists(_pods, max_size=6, unique_by=lambda p: p.key), _events)
+def test_any_sequence_of_events_gives_the_map_of_the_final_pod_list(start, events):
+    """The loop's incremental index and a one-shot run's full list agree, and
+    every service whose servers changed was reported as touched."""
+    index = PodIndex()
+    index.load(start)
+    final = {p.key: p for p in start}
+    touched: set[str] = set()
+    for kind, p in events:
+        before = index.desired().services
+        names, _ = index.apply(kind, p)
+        touched |= names
+        after = index.desired().services
+        changed = {n for n in set(before) | set(after) if before.get(n) != after.get(n)}
+        assert changed <= names
+        if kind == "DELETED":
+            final.pop(p.key, None)
+        else:
+            final[p.key] = p
+    rebuilt = build_desired(final.values())
+    assert index.desired().services == rebuilt.services
+    assert index.desired().pods_counted == rebuilt.pods_counted
+    assert index.invalid == {p.pod for p in rebuilt.problems}
+
+
+def test_desired_of_some_names_leaves_out_the_rest():
+    index = PodIndex()
+    index.load([pod("a", annotation=declares("s1", "s2")), pod("b", ip="10.0.0.2", annotation=declares("s2"))])
+    assert index.desired(["s2"]).services == {"s2": {"10.0.0.1", "10.0.0.2"}}
+    assert index.desired(["gone"]).services == {}
