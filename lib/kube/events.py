@@ -14,13 +14,12 @@ import logging
 import socket
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Any, Protocol
 from urllib.parse import quote
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from lib.kube.client import KubeApi, Timeout
+from lib.kube.client import KubeApi
 from lib.model import Problem
 
 log = logging.getLogger(__name__)
@@ -36,19 +35,6 @@ _SUFFIX = ".kube2zk."
 # Names of Events already created, kept for a long-lived loop; one forgotten
 # and needed again costs a single 409 Already Exists.
 SENT_LIMIT = 4096
-
-
-class Requester(Protocol):
-    """What the recorder needs of the API server (KubeApi has it)."""
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        query: list[tuple[str, Any]] | None = None,
-        body: dict[str, Any] | None = None,
-        timeout: Timeout = None,
-    ) -> Any: ...
 
 
 def event_name(reason: str, uid: str, annotation: str | None, pod: str) -> str:
@@ -78,7 +64,7 @@ class EventRecorder:
         api: client.ApiClient | None,
         enabled: bool = True,
         *,
-        kube: Requester | None = None,
+        kube: KubeApi | None = None,
         remember: int = SENT_LIMIT,
     ):
         if not enabled:

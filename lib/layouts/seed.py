@@ -49,30 +49,28 @@ def encode_node(config: Sequence[str], servers: Iterable[str]) -> bytes:
     return text.translate(_GO_ESCAPES).encode("utf-8")
 
 
-def decode_servers(data: bytes | None) -> list[str] | None:
-    """The server list of a node's data, or None when it is not in our shape."""
+def _field(data: bytes | None, key: str) -> list[str] | None:
+    """A list field of a node's data, or None when the data is not a JSON object."""
     if not data:
         return None
     try:
         doc = json.loads(data)
     except (ValueError, RecursionError):
         return None
-    servers = doc.get("servers") if isinstance(doc, dict) else None
-    if not isinstance(servers, list):
-        return None
-    return [s for s in servers if isinstance(s, str)]
+    value = doc.get(key) if isinstance(doc, dict) else None
+    return value if isinstance(value, list) else None
+
+
+def decode_servers(data: bytes | None) -> list[str] | None:
+    """The server list of a node's data, or None when it is not in our shape."""
+    servers = _field(data, "servers")
+    return None if servers is None else [s for s in servers if isinstance(s, str)]
 
 
 def decode_config(data: bytes | None) -> list[str] | None:
     """The config lines of a node's data, or None unless they are a list of strings."""
-    if not data:
-        return None
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError):
-        return None
-    config = doc.get("config") if isinstance(doc, dict) else None
-    if not isinstance(config, list) or not all(isinstance(line, str) for line in config):
+    config = _field(data, "config")
+    if config is None or not all(isinstance(line, str) for line in config):
         return None
     return config
 

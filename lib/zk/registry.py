@@ -230,11 +230,12 @@ class Registry:
         node, record = change.path, self.paths.record(change.path)
         if change.action is Action.CREATE:
             t.create(node, change.new)
+        elif change.action is Action.UPDATE and change.old == change.new:
+            t.check(node, change.version)
         elif change.action in (Action.UPDATE, Action.ADOPT):
-            if change.old == change.new:
-                t.check(node, change.version)
-            else:
-                t.set_data(node, change.new, version=change.version)
+            # An adoption always writes, even the same bytes: taking a node
+            # over must prove that we may write it.
+            t.set_data(node, change.new, version=change.version)
         elif change.action is Action.DELETE:
             t.delete(node, version=change.version)
         if change.claim:

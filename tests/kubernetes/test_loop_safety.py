@@ -93,14 +93,3 @@ def test_one_unwritable_node_backs_off_alone_and_never_drives_full_syncs(loop, c
         lambda: set(json.loads(zk.get(f"{base}/free")[0])["servers"]) == ips,
         timeout=30,
     )
-
-
-def test_loop_reports_declared_services_no_kube2zk_owns(loop, cluster, zk: KazooClient, zk_root):
-    base = f"{zk_root}/rpc_v2"
-    zk.create(f"{base}/test-rpc-server-1", b"hand-made", makepath=True)
-    cluster.deploy("seed", 1)
-    cluster.wait_ready("app=seed", 1)
-    proc = loop()
-    eventually("not-owned metric", lambda: proc.metric("kube2zk_services_not_owned") == 1.0, timeout=60)
-    assert zk.get(f"{base}/test-rpc-server-1")[0] == b"hand-made"
-    assert "run once with -adopt" in proc.log()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from helpers.common import eventually
 from kazoo.client import KazooClient
 
 ORIGINAL = b'{"config":["keepalive 64","zone tuned 1M"],"servers":["10.9.9.9"]}'
@@ -39,7 +40,9 @@ def test_adopt_and_later_updates_keep_the_nodes_config_lines(job, cluster, zk: K
     }
 
 
-def test_a_declared_service_with_an_unowned_node_fails_the_run_with_exit_7(job, cluster, zk: KazooClient, zk_root):
+def test_a_declared_service_with_an_unowned_node_fails_the_run_with_exit_7(
+    job, loop, cluster, zk: KazooClient, zk_root
+):
     base = f"{zk_root}/rpc_v2"
     zk.create(f"{base}/test-rpc-server-1", b"hand-made", makepath=True)
     cluster.deploy("seed", 1)
@@ -51,6 +54,11 @@ def test_a_declared_service_with_an_unowned_node_fails_the_run_with_exit_7(job, 
     assert "test-rpc-server-1 is not owned by kube2zk" in proc.stderr
     assert zk.get(f"{base}/test-rpc-server-1")[0] == b"hand-made"
     assert json.loads(zk.get(f"{base}/test-rpc-server-2")[0])["servers"]
+    # --loop says so in a metric and a reminder.
+    proc = loop()
+    eventually("not-owned metric", lambda: proc.metric("kube2zk_services_not_owned") == 1.0, timeout=60)
+    assert "run once with -adopt" in proc.log()
+    proc.stop()
     assert job("--adopt").returncode == 0
 
 

@@ -18,6 +18,7 @@ from helpers.zk_security import (
     ALICE_PASSWORD,
     ANNOTATION,
     BOB,
+    BOB_PASSWORD,
     WORLD_ALL,
     WORLD_READ,
     TlsZooKeeper,
@@ -30,7 +31,7 @@ from helpers.zk_security import (
 )
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
-from kazoo.security import OPEN_ACL_UNSAFE
+from kazoo.security import make_digest_acl
 
 from lib.zk.connect import disconnect
 
@@ -102,7 +103,8 @@ def test_authenticated_sync_nodes_are_world_readable_but_only_the_writer_may_cha
         disconnect(bob)
     # Nor a kube2zk run with the other credential: not when it would adopt and
     # rewrite the node (its own ownership records elsewhere see it as unowned) ...
-    alice.create(f"{zk_root}/bob-owner", b"", acl=OPEN_ACL_UNSAFE)
+    # (bob's own owner root, closed to the world: kube2zk refuses a world-open one)
+    alice.create(f"{zk_root}/bob-owner", b"", acl=[make_digest_acl("bob", BOB_PASSWORD, all=True)])
     proc = job(
         "--owner-root",
         f"{zk_root}/bob-owner",

@@ -23,14 +23,7 @@ class FakeKube:
         self.status = status
         self.posts: list[tuple[str, dict[str, Any]]] = []
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        query: list[tuple[str, Any]] | None = None,
-        body: dict[str, Any] | None = None,
-        timeout: Any = None,
-    ) -> FakeKube:
+    def request(self, method: str, path: str, query: Any = None, body: Any = None, timeout: Any = None) -> FakeKube:
         assert method == "POST"
         assert body is not None
         self.posts.append((path, body))
