@@ -122,6 +122,7 @@ class Change:
     new: bytes | None  # node data after, None for a delete
     version: int  # node version the write is conditional on (-1: create)
     claim: bool  # create (create/adopt) or delete (delete/forget) our ownership record
+    czxid: int = 0  # the node's creation zxid, for an adoption's record
 
     @property
     def name(self) -> str:

@@ -20,7 +20,7 @@ from lib.kube.events import EventRecorder
 from lib.layouts.seed import SeedLayout
 from lib.model import MAX_NODE_BYTES, Action, Change, Current, DesiredState, Plan, Problem
 from lib.plan.budget import DeletionWindow
-from lib.plan.diff import compute_plan
+from lib.plan.diff import compute_plan, drop_recreated
 from lib.render import describe_change
 from lib.settings.groups import SyncSettings
 from lib.zk.registry import ApplyResult, Registry
@@ -58,6 +58,7 @@ class SyncReport:
     problems: list[Problem] = field(default_factory=list)
     oversized: dict[str, str] = field(default_factory=dict)  # path -> reason
     held_deletions: list[str] = field(default_factory=list)
+    recreated: list[str] = field(default_factory=list)  # recorded as ours, but made again by someone else
     failed: dict[str, str] = field(default_factory=dict)  # path -> reason
     plan: Plan = field(default_factory=Plan)
     owned: int = 0  # nodes this owner holds after the run
@@ -188,6 +189,7 @@ class Reconciler:
                 report.oversized[path] = f"node data of {len(data)} bytes exceeds ZooKeeper's limit of {MAX_NODE_BYTES}"
         owner = self.settings.owner_id
         plan = compute_plan(desired, current, owner, adopt=self.settings.adopt, only=scope, keep=report.oversized)
+        report.recreated = self._recreated(plan, current)
         if scope is None:
             self.owned = sum(1 for o in current.owners.values() if o == owner)
         report.owned = self.owned
@@ -196,6 +198,15 @@ class Reconciler:
         report.unchanged = len(plan.unchanged)
         report.foreign = dict(plan.foreign)
         return plan
+
+    def _recreated(self, plan: Plan, current: Current) -> list[str]:
+        """Check the records of the nodes about to change: one deleted and
+        made again by someone else is not ours to change."""
+        touched = [c.path for c in plan.changes if c.action in (Action.UPDATE, Action.DELETE)]
+        if self.registry is None or not touched:
+            return []
+        recorded = self.registry.recorded_czxids(touched)
+        return drop_recreated(plan, current, recorded, adopt=self.settings.adopt)
 
     def _apply(self, report: SyncReport, desired: dict[str, bytes], *, full: bool) -> None:
         """Write the plan; re-read and re-plan what met a concurrent change."""
@@ -243,6 +254,8 @@ class Reconciler:
             )
         for path, owner in sorted(report.foreign.items()):
             whose = f"owned by {owner!r}" if owner else "not owned by kube2zk (use --adopt to take it over)"
+            if path in report.recreated:
+                whose = "deleted and created again by someone else since kube2zk wrote it (use --adopt to take it over)"
             log.warning("service node %s is %s; left untouched", path, whose, extra={"node": path, "owner": owner})
         for path, reason in sorted(report.failed.items()):
             log.error("%s failed: %s", path, reason, extra={"node": path})

@@ -15,12 +15,10 @@ import json
 from collections.abc import Iterable, Sequence
 
 from lib.model import DesiredState, Paths
+from lib.settings.groups import DEFAULT_CONFIG
 
-DEFAULT_CONFIG: tuple[str, ...] = (
-    "zone kg 8M",
-    "kg_round_robin broken_tries=2 health_checks=5 max_uri_slots=0",
-    "keepalive 32",
-)
+__all__ = ["DEFAULT_CONFIG", "SeedLayout", "decode_config", "decode_servers", "encode_node", "sorted_servers"]
+
 
 # Go's json.Marshal escapes these for HTML safety; match it.
 _GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})

@@ -57,7 +57,30 @@ def compute_plan(
             else:
                 plan.changes.append(Change(Action.UPDATE, path, node.data, want, node.version, False))
         elif adopt:
-            plan.changes.append(Change(Action.ADOPT, path, node.data, want, node.version, True))
+            plan.changes.append(Change(Action.ADOPT, path, node.data, want, node.version, True, node.czxid))
         else:
             plan.foreign[path] = ""
     return plan
+
+
+def drop_recreated(plan: Plan, current: Current, recorded: Mapping[str, int], *, adopt: bool) -> list[str]:
+    """Take out the changes to nodes someone deleted and created again since
+    our record was written (``recorded``: path -> the creation zxid the record
+    vouches for): such a node is no longer ours. Under ``adopt`` it is taken
+    over again; a deletion only drops our record. The paths taken out."""
+    recreated: list[str] = []
+    for change in list(plan.changes):
+        node = current.nodes.get(change.path)
+        if node is None or change.path not in recorded or recorded[change.path] == node.czxid:
+            continue
+        plan.changes.remove(change)
+        if change.action is Action.DELETE:
+            plan.changes.append(Change(Action.FORGET, change.path, None, None, -1, True))
+        elif adopt:
+            plan.changes.append(
+                Change(Action.ADOPT, change.path, node.data, change.new, node.version, False, node.czxid)
+            )
+        else:
+            plan.foreign[change.path] = ""
+            recreated.append(change.path)
+    return recreated

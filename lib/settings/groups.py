@@ -11,6 +11,13 @@ from dataclasses import dataclass, field
 
 from lib.desired.policy import OPEN, ClaimPolicy
 
+# The original daemon's config lines: the default of -node-config.
+DEFAULT_CONFIG: tuple[str, ...] = (
+    "zone kg 8M",
+    "kg_round_robin broken_tries=2 health_checks=5 max_uri_slots=0",
+    "keepalive 32",
+)
+
 
 @dataclass(frozen=True)
 class DeletionBudget:
@@ -67,7 +74,7 @@ class SyncSettings:
     zk_path: str = "/rpc_v2"
     owner_id: str = "default"
     owner_root: str = "/kube2zk"
-    node_config: tuple[str, ...] = ()
+    node_config: tuple[str, ...] = DEFAULT_CONFIG
     enforce_config: bool = False  # overwrite a node's existing config lines too
     adopt: bool = False
     strict: bool = False

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 
-from lib.layouts.seed import DEFAULT_CONFIG
 from lib.settings import values as v
-from lib.settings.groups import KubeSettings, LoopSettings, OutputSettings, SyncSettings, ZkSettings
+from lib.settings.groups import DEFAULT_CONFIG, KubeSettings, LoopSettings, OutputSettings, SyncSettings, ZkSettings
 from lib.settings.spec import Option
 
 _ACL_MODES = ("auto", "creator-all+world-read", "creator-all", "open")

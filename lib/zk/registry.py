@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 MAX_TXN_OPS = 500
 MAX_TXN_BYTES = 512 * 1024
 
+# The data of an ownership record created in one transaction with its node.
+RECORD_WITH_NODE = b"with-node"
+
 CONFLICTS = (BadVersionError, NodeExistsError, NoNodeError)
 LOST = (ConnectionLoss, SessionExpiredError, OperationTimeoutError, KazooTimeoutError, RegistryTimeout)
 
@@ -135,6 +138,28 @@ class Registry:
             if self._wait(result) is not None:
                 claimants.setdefault(path, []).append(owner)
         return Current(nodes=nodes, owners=self._resolve(claimants))
+
+    def recorded_czxids(self, paths: Iterable[str]) -> dict[str, int]:
+        """path -> the creation zxid our record vouches for, for the paths
+        whose record says (records of older versions say nothing).
+
+        A record made in one transaction with its node (``RECORD_WITH_NODE``)
+        shares the node's czxid; one made when adopting a node holds it."""
+        return self._retried(lambda: self._recorded(sorted(set(paths))))
+
+    def _recorded(self, paths: list[str]) -> dict[str, int]:
+        pending = [(p, self.zk.get_async(self.paths.record(p))) for p in paths]
+        recorded: dict[str, int] = {}
+        for path, reply in pending:
+            try:
+                data, stat = self._wait(reply)
+            except NoNodeError:
+                continue
+            if data == RECORD_WITH_NODE:
+                recorded[path] = stat.czxid
+            elif data.isdigit():
+                recorded[path] = int(data)
+        return recorded
 
     def _resolve(self, claimants: dict[str, list[str]]) -> dict[str, str]:
         """One owner per path: ours when we are among the claimants."""
@@ -238,9 +263,15 @@ class Registry:
             t.set_data(node, change.new, version=change.version)
         elif change.action is Action.DELETE:
             t.delete(node, version=change.version)
-        if change.claim:
-            if change.action in (Action.CREATE, Action.ADOPT):
-                t.create(record, b"")
+        if change.action is Action.ADOPT:
+            vouch = str(change.czxid).encode()
+            if change.claim:
+                t.create(record, vouch)
+            else:  # a record that vouched for an earlier node of that path
+                t.set_data(record, vouch)
+        elif change.claim:
+            if change.action is Action.CREATE:
+                t.create(record, RECORD_WITH_NODE)
             else:
                 t.delete(record)
 
@@ -266,7 +297,7 @@ def _failed_change(
 
 
 def _weight(change: Change) -> tuple[int, int]:
-    ops = (0 if change.action is Action.FORGET else 1) + (1 if change.claim else 0)
+    ops = (0 if change.action is Action.FORGET else 1) + (1 if change.claim or change.action is Action.ADOPT else 0)
     return ops, len(change.new or b"") + 2 * len(change.path) + 256
 
 

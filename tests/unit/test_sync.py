@@ -39,6 +39,7 @@ class MemoryRegistry:
         self.owners = dict(owners or {})
         self.interfere = interfere
         self.writes = 0
+        self.vouched: dict[str, int] = {}
 
     def read(self, directories: Iterable[str], wanted: Iterable[str]) -> Current:
         return Current(dict(self.nodes), dict(self.owners))
@@ -52,6 +53,10 @@ class MemoryRegistry:
     def prepare(self, directories: Iterable[str]) -> None:
         pass
 
+    def recorded_czxids(self, paths: Iterable[str]) -> dict[str, int]:
+        """Every record vouches for the czxid its node had when recorded."""
+        return {p: self.vouched.get(p, 0) for p in paths if self.owners.get(p) == "default"}
+
     def apply(self, changes: list[Change]) -> ApplyResult:
         if self.interfere:
             self.interfere(self)
@@ -59,16 +64,20 @@ class MemoryRegistry:
         result = ApplyResult()
         for c in changes:
             node = self.nodes.get(c.path)
-            if (node.version if node else -1) != c.version:
+            if c.action is not Action.FORGET and (node.version if node else -1) != c.version:
                 result.conflicts.append(c)
                 continue
             self.writes += 1
-            if c.new is None:
+            if c.action is Action.FORGET:
+                self.owners.pop(c.path, None)
+            elif c.new is None:
                 self.nodes.pop(c.path, None)
                 self.owners.pop(c.path, None)
             else:
-                self.nodes[c.path] = NodeState(c.new, c.version + 1)
+                czxid = node.czxid if node else 100 + self.writes
+                self.nodes[c.path] = NodeState(c.new, c.version + 1, czxid)
                 self.owners[c.path] = "default"
+                self.vouched[c.path] = czxid
             result.applied.append(c)
         return result
 
@@ -262,3 +271,30 @@ NEW = encode_node([], ["10.0.0.1", "10.0.0.2"])
 )
 def test_change_is_described_with_its_verb_path_and_servers(change, text):
     assert describe_change(change) == text
+
+
+def test_a_node_made_again_by_someone_else_is_not_ours_to_change():
+    registry = MemoryRegistry()
+    reconciler(registry).run(state({"a": {"10.0.0.1"}, "b": {"10.0.0.2"}}))
+    # Someone deletes both nodes and creates them again with their own data.
+    for path in ("/rpc_v2/a", "/rpc_v2/b"):
+        registry.nodes[path] = NodeState(b'{"config":[],"servers":["6.6.6.6"]}', 0, czxid=999)
+
+    report = reconciler(registry).run(state({"a": {"10.0.0.3"}}))
+
+    assert report.recreated == ["/rpc_v2/a"]
+    assert report.not_owned == ["/rpc_v2/a"] and report.exit_code() is ExitCode.NOT_OWNED
+    assert registry.nodes["/rpc_v2/a"].data == b'{"config":[],"servers":["6.6.6.6"]}'
+    # b is no longer declared: only our record goes, their node stays.
+    assert registry.nodes["/rpc_v2/b"].czxid == 999
+    assert [c.action for c in report.plan.changes] == [Action.FORGET]
+
+    adopted = reconciler(registry, adopt=True).run(state({"a": {"10.0.0.3"}}))
+    assert adopted.adopted == 1
+    assert json_servers(registry.nodes["/rpc_v2/a"].data) == ["10.0.0.3"]
+
+
+def json_servers(data: bytes) -> list[str]:
+    import json
+
+    return json.loads(data)["servers"]

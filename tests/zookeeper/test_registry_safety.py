@@ -133,3 +133,25 @@ def test_node_data_over_the_zookeeper_limit_is_held_and_the_others_written(bare_
         assert zk.get_children(f"{root}/rpc_v2") == ["huge"]
     finally:
         zk.delete(root, recursive=True)
+
+
+def test_a_node_deleted_and_made_again_by_someone_else_is_left_to_them(bare_zk: KazooClient):
+    zk, root = bare_zk, f"/recreated-{uuid.uuid4().hex[:10]}"
+    node = f"{root}/rpc_v2/a"
+    try:
+        assert not in_process(zk, root).run(build_desired(pods_for({"10.0.0.1": ["a"]}))).failed
+        zk.delete(node)
+        zk.create(node, b"theirs")
+        moved = build_desired(pods_for({"10.0.0.2": ["a"]}))
+
+        report = in_process(zk, root).run(moved)
+
+        assert report.recreated == [node] and report.not_owned == [node]
+        assert zk.get(node)[0] == b"theirs"
+        assert in_process(zk, root, "--adopt").run(moved).adopted == 1
+        assert json.loads(zk.get(node)[0])["servers"] == ["10.0.0.2"]
+        # Adopted again: later changes are ours to make.
+        report = in_process(zk, root).run(build_desired(pods_for({"10.0.0.3": ["a"]})))
+        assert report.updated == 1 and not report.recreated
+    finally:
+        zk.delete(root, recursive=True)
