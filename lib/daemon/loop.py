@@ -84,7 +84,8 @@ class Loop:
     def lead(self) -> None:
         self.need_list = self.need_full = True
         while not self.stop.is_set():
-            self.health.beat(watch=self.watcher.last_beat if self.watcher else None)
+            watching = self.watcher is not None and self.watcher.is_alive()
+            self.health.beat(watch=self.watcher.last_beat if watching and self.watcher else None)
             if self.leadership.lost.is_set():
                 raise LeadershipLost("ZooKeeper session expired")
             if self.leadership.reconnected.is_set():
