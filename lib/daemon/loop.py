@@ -65,8 +65,9 @@ class Loop:
     # -- leadership ----------------------------------------------------------
     def run(self) -> None:
         while not self.stop.is_set():
-            self.health.standby = True
-            if not self.leadership.acquire(self.stop, on_wait=self.health.beat):
+            # Ready as a standby only once it waits behind another holder: a
+            # replica about to lead is ready after its first full sync.
+            if not self.leadership.acquire(self.stop, on_wait=self._standing_by):
                 break
             self.health.standby = False
             self.metrics.leader.set(1)
@@ -80,6 +81,10 @@ class Loop:
                 self.health.synced = False
                 self.leadership.release()
         log.info("loop stopped")
+
+    def _standing_by(self) -> None:
+        self.health.standby = True
+        self.health.beat()
 
     def lead(self) -> None:
         self.need_list = self.need_full = True

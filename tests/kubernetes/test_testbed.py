@@ -9,11 +9,8 @@ bed's kubectl) and `namespace` (a fresh namespace, removed afterwards).
 import json
 import subprocess
 
-import pytest
 import yaml
 from helpers import bed_script, deployment, eventually, pod_ready
-
-pytestmark = pytest.mark.integration
 
 TIMEOUT = 120  # seconds for any single wait below
 POLL = 0.5
