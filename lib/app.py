@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from http.server import ThreadingHTTPServer
 
@@ -84,11 +85,14 @@ def locked(settings: Settings, leadership: Leadership) -> Iterator[None]:
 def sync_once(settings: Settings, source: PodSource, reconcile: Reconciler) -> SyncReport:
     """List, index and reconcile everything. SourceError propagates before
     any write: a failed list never deletes anything."""
+    started = time.monotonic()
     index = PodIndex(settings.sync.claim_policy)
     problems = index.load(source.list().pods)
     state = index.desired()
     state.problems = problems
-    return reconcile.run(state)
+    report = reconcile.run(state)
+    report.duration = time.monotonic() - started  # the run's, list included
+    return report
 
 
 def run_once(settings: Settings, source: PodSource, events: EventRecorder) -> ExitCode:

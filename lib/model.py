@@ -80,8 +80,6 @@ class DesiredState:
     """What ZooKeeper should hold for some services: service -> pod IPs."""
 
     services: dict[str, set[str]] = field(default_factory=dict)
-    # Declarations seen per service, for layouts that need more than the IP.
-    decls: dict[str, list[tuple[str, ServiceDecl]]] = field(default_factory=dict)
     pods_seen: int = 0
     pods_counted: int = 0
     problems: list[Problem] = field(default_factory=list)

@@ -98,20 +98,23 @@ class PodIndex:
     def services(self) -> set[str]:
         return set(self.providers)
 
+    def declarations(self, name: str) -> list[tuple[str, ServiceDecl]]:
+        """(pod, declaration) of every pod declaring ``name``, for layouts
+        that need more than the address (a version, a port)."""
+        return [
+            (key, next(d for d in self.declared[key] if d.name == name)) for key in sorted(self.providers.get(name, ()))
+        ]
+
     def desired(self, names: Iterable[str] | None = None) -> DesiredState:
         """The desired state of ``names`` (every declared service when None).
         A service no serving pod provides is absent: its node goes."""
         state = DesiredState(pods_seen=len(self.pods))
         state.pods_counted = sum(1 for pod in self.pods.values() if pod.serving)
+        pods = self.pods
         for name in self.providers if names is None else names:
-            for key in sorted(self.providers.get(name, ())):
-                pod = self.pods[key]
-                if not pod.serving:
-                    continue
-                assert pod.pod_ip is not None
-                state.services.setdefault(name, set()).add(pod.pod_ip)
-                decl = next(d for d in self.declared[key] if d.name == name)
-                state.decls.setdefault(name, []).append((key, decl))
+            ips = {pods[key].pod_ip for key in self.providers.get(name, ()) if pods[key].serving}
+            if ips:
+                state.services[name] = ips  # type: ignore[assignment]  # serving pods have an IP
         return state
 
 

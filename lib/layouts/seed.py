@@ -80,6 +80,8 @@ class SeedLayout:
         self.paths = paths
         self.config = tuple(config)
         self.enforce_config = enforce_config
+        # Data that starts like ours has our config lines: no need to parse it.
+        self._prefix = encode_node(self.config, [])[: -len(b"[]}")]
 
     def directories(self) -> list[str]:
         """The folders whose children this layout writes."""
@@ -102,7 +104,7 @@ class SeedLayout:
     def merge(self, new: bytes, old: bytes | None) -> bytes:
         """The data to write over ``old``: its valid config lines stay unless
         the config is enforced."""
-        if self.enforce_config or old is None:
+        if self.enforce_config or old is None or old.startswith(self._prefix):
             return new
         config = decode_config(old)
         servers = decode_servers(new)

@@ -86,8 +86,9 @@ def test_two_pods_sharing_an_ip_give_one_server():
 
 
 def test_declarations_are_kept_per_service_with_the_pod_key():
-    state = build_desired([pod("a", namespace="team", annotation='[{"serviceName": "svc", "version": "v3"}]')])
-    [(key, decl)] = state.decls["svc"]
+    index = PodIndex()
+    index.load([pod("a", namespace="team", annotation='[{"serviceName": "svc", "version": "v3"}]')])
+    [(key, decl)] = index.declarations("svc")
     assert key == "team/a"
     assert decl.version == "v3"
 
