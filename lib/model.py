@@ -110,6 +110,9 @@ class Current:
 
     nodes: Mapping[str, NodeState]
     owners: Mapping[str, str]  # node path -> owner id, for every recorded owner
+    # node path -> the creation zxid our record vouches for, when it was read
+    # along (None: not read, ask the registry for the paths about to change)
+    vouched: Mapping[str, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,7 @@ class Reconciler:
         touched = [c.path for c in plan.changes if c.action in (Action.UPDATE, Action.DELETE)]
         if self.registry is None or not touched:
             return []
-        recorded = self.registry.recorded_czxids(touched)
+        recorded = current.vouched if current.vouched is not None else self.registry.recorded_czxids(touched)
         return drop_recreated(plan, current, recorded, adopt=self.settings.adopt)
 
     def _apply(self, report: SyncReport, desired: dict[str, bytes], *, full: bool) -> None:

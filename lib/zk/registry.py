@@ -130,14 +130,18 @@ class Registry:
         return self._retried(lambda: self._read_paths(sorted(set(paths))))
 
     def _read_paths(self, paths: list[str]) -> Current:
-        owners = sorted(set(self._children(self.paths.owners_root)) | {self.owner_id})
-        records = [(p, o, self.zk.exists_async(self.paths.record(p, o))) for p in paths for o in owners]
+        owners = sorted(set(self._children(self.paths.owners_root)) - {self.owner_id})
+        ours = [(p, self.zk.get_async(self.paths.record(p))) for p in paths]
+        theirs = [(p, o, self.zk.exists_async(self.paths.record(p, o))) for p in paths for o in owners]
         nodes = self._collect(paths)
         claimants: dict[str, list[str]] = {}
-        for path, owner, result in records:
-            if self._wait(result) is not None:
+        vouched = self._vouched(ours)
+        for path in vouched:
+            claimants.setdefault(path, []).append(self.owner_id)
+        for path, owner, reply in theirs:
+            if self._wait(reply) is not None:
                 claimants.setdefault(path, []).append(owner)
-        return Current(nodes=nodes, owners=self._resolve(claimants))
+        return Current(nodes, self._resolve(claimants), {p: c for p, c in vouched.items() if c is not None})
 
     def recorded_czxids(self, paths: Iterable[str]) -> dict[str, int]:
         """path -> the creation zxid our record vouches for, for the paths
@@ -145,21 +149,27 @@ class Registry:
 
         A record made in one transaction with its node (``RECORD_WITH_NODE``)
         shares the node's czxid; one made when adopting a node holds it."""
-        return self._retried(lambda: self._recorded(sorted(set(paths))))
 
-    def _recorded(self, paths: list[str]) -> dict[str, int]:
-        pending = [(p, self.zk.get_async(self.paths.record(p))) for p in paths]
-        recorded: dict[str, int] = {}
+        def read() -> dict[str, int]:
+            pending = [(p, self.zk.get_async(self.paths.record(p))) for p in sorted(set(paths))]
+            return {p: c for p, c in self._vouched(pending).items() if c is not None}
+
+        return self._retried(read)
+
+    def _vouched(self, pending: list[tuple[str, IAsyncResult]]) -> dict[str, int | None]:
+        """path -> vouched czxid (None: a record that says nothing) of the
+        records that exist."""
+        vouched: dict[str, int | None] = {}
         for path, reply in pending:
             try:
                 data, stat = self._wait(reply)
             except NoNodeError:
                 continue
             if data == RECORD_WITH_NODE:
-                recorded[path] = stat.czxid
-            elif data.isdigit():
-                recorded[path] = int(data)
-        return recorded
+                vouched[path] = stat.czxid
+            else:
+                vouched[path] = int(data) if data.isdigit() else None
+        return vouched
 
     def _resolve(self, claimants: dict[str, list[str]]) -> dict[str, str]:
         """One owner per path: ours when we are among the claimants."""

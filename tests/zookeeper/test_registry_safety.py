@@ -147,6 +147,8 @@ def test_a_node_deleted_and_made_again_by_someone_else_is_left_to_them(bare_zk: 
         report = in_process(zk, root).run(moved)
 
         assert report.recreated == [node] and report.not_owned == [node]
+        # An incremental sync of that service (as --loop makes) sees it too.
+        assert in_process(zk, root).run(moved, only=["a"]).recreated == [node]
         assert zk.get(node)[0] == b"theirs"
         assert in_process(zk, root, "--adopt").run(moved).adopted == 1
         assert json.loads(zk.get(node)[0])["servers"] == ["10.0.0.2"]
