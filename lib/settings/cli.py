@@ -20,8 +20,9 @@ from lib.settings.spec import Option
 EPILOG = (
     "Flags take one or two dashes (-zkpath /x, --zkpath=/x). Precedence: flag > environment > default. "
     "Exit codes: 0 ok, 1 some services failed (or invalid annotations with --strict), 2 usage error, "
-    "3 Kubernetes unreachable or failed, 4 ZooKeeper unreachable, 5 writer lock held by another run, "
-    "6 deletions held by the deletion budget."
+    "3 Kubernetes unreachable or failed, 4 ZooKeeper unreachable, frozen or refused, 5 writer lock held by "
+    "another run, 6 deletions held by the deletion budget, 7 a declared service's node is owned by no kube2zk "
+    "(use -adopt). When several apply: 4, then 6, then 1, then 7."
 )
 
 

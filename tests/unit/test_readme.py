@@ -32,7 +32,7 @@ def test_help_renders_every_option() -> None:
 
 def test_help_ends_with_the_exit_codes() -> None:
     text = " ".join(build_parser().format_help().split())
-    assert "Exit codes: 0 ok," in text and "6 deletions held by the deletion budget." in text
+    assert "Exit codes: 0 ok," in text and "6 deletions held by the deletion budget" in text and "7 a declared" in text
 
 
 def test_help_and_readme_say_what_the_deletion_budget_bounds_in_loop_mode() -> None:
