@@ -198,9 +198,13 @@ class Registry:
     # -- writing -----------------------------------------------------------
     def prepare(self, directories: Iterable[str]) -> None:
         """Create the layout's folders and our record folders when missing."""
-        for directory in directories:
-            for path in (directory, self.paths.records(directory)):
-                self._retried(lambda p=path: self._wait(self.zk.ensure_path_async(p)))
+        folders = [p for d in directories for p in (d, self.paths.records(d))]
+
+        def ensure() -> None:
+            for path in folders:
+                self._wait(self.zk.ensure_path_async(path))
+
+        self._retried(ensure)
 
     def apply(self, changes: list[Change]) -> ApplyResult:
         """Write ``changes`` in pipelined, chunked transactions.
