@@ -26,6 +26,8 @@ from lib.desired.index import PodIndex
 from lib.kube.client import api_client
 from lib.kube.events import EventRecorder
 from lib.kube.pods import PodSource, SourceError
+from lib.layouts import Layout, Layouts
+from lib.layouts.curator import CuratorLayout
 from lib.layouts.seed import SeedLayout
 from lib.logs import setup_logging
 from lib.model import Paths
@@ -50,11 +52,22 @@ def paths_of(settings: Settings) -> Paths:
     return Paths(settings.sync.zk_path, settings.sync.owner_root, settings.sync.owner_id)
 
 
+def layouts_of(settings: Settings) -> Layouts:
+    sync = settings.sync
+    chosen: list[Layout] = []
+    for name in sync.layouts:
+        if name == "seed":
+            chosen.append(SeedLayout(paths_of(settings), sync.node_config, enforce_config=sync.enforce_config))
+        elif name == "curator":
+            chosen.append(CuratorLayout(sync.curator_path, sync.curator_payload or None))
+    return Layouts(chosen)
+
+
 def reconciler(
     settings: Settings, registry: Registry | None, events: EventRecorder | None, window: float | None = None
 ) -> Reconciler:
     sync = settings.sync
-    layout = SeedLayout(paths_of(settings), sync.node_config, enforce_config=sync.enforce_config)
+    layout = layouts_of(settings)
     budget = DeletionWindow(sync.max_deletions, window, force=sync.force_deletions)
     return Reconciler(sync, layout, registry, budget, events)
 
@@ -65,8 +78,9 @@ def writer(settings: Settings, zk: KazooClient) -> tuple[Leadership, Registry]:
     refused first (see ``lib.zk.guard``)."""
     paths = paths_of(settings)
     if settings.zk.auth:
-        folders = [paths.zk_path, paths.owner_root, paths.owners_root, f"{paths.owners_root}/{paths.owner_id}"]
-        check_parents(zk, [*folders, paths.records(paths.zk_path)], settings.zk.timeout)
+        roots = layouts_of(settings).roots()
+        folders = [*roots, paths.owner_root, paths.owners_root, paths.records_root]
+        check_parents(zk, [*folders, *(paths.records(r) for r in roots)], settings.zk.timeout)
     leadership = Leadership(zk, paths.lock, timeout=settings.zk.timeout)
     registry = Registry(zk, paths, timeout=settings.zk.timeout, fence=lambda: leadership.fence)
     return leadership, registry
@@ -88,7 +102,7 @@ def sync_once(settings: Settings, source: PodSource, reconcile: Reconciler) -> S
     started = time.monotonic()
     index = PodIndex(settings.sync.claim_policy)
     problems = index.load(source.list().pods)
-    state = index.desired()
+    state = index.desired(endpoints=reconcile.layout.needs_endpoints)
     state.problems = problems
     report = reconcile.run(state)
     report.duration = time.monotonic() - started  # the run's, list included

@@ -50,6 +50,8 @@ class PodInfo:
     annotation: str | None
     has_label: bool = True
     uid: str = ""
+    created: str = ""  # metadata.creationTimestamp (RFC 3339): stable while the pod lives
+    ports: tuple[tuple[str, int], ...] = ()  # named container ports: (name, port)
 
     @property
     def key(self) -> str:
@@ -80,6 +82,9 @@ class DesiredState:
     """What ZooKeeper should hold for some services: service -> pod IPs."""
 
     services: dict[str, set[str]] = field(default_factory=dict)
+    # The serving pods of each service with their declaration, for layouts
+    # with a node per pod (filled only when such a layout is in use).
+    endpoints: dict[str, list[tuple[PodInfo, ServiceDecl]]] = field(default_factory=dict)
     pods_seen: int = 0
     pods_counted: int = 0
     problems: list[Problem] = field(default_factory=list)
@@ -162,6 +167,11 @@ class Paths:
 
     def service(self, name: str) -> str:
         return f"{self.zk_path}/{name}"
+
+    @property
+    def records_root(self) -> str:
+        """The folder of this owner's record folders, one per directory."""
+        return f"{self.owners_root}/{self.owner_id}"
 
     def records(self, directory: str, owner: str | None = None) -> str:
         """The folder of one owner's records of the nodes in ``directory``."""

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from lib.kube.events import EventRecorder
-from lib.layouts.seed import SeedLayout
+from lib.layouts import Layouts
 from lib.model import MAX_NODE_BYTES, Action, Change, Current, DesiredState, Plan, Problem
 from lib.plan.budget import DeletionWindow
 from lib.plan.diff import compute_plan, drop_recreated
@@ -59,6 +59,7 @@ class SyncReport:
     oversized: dict[str, str] = field(default_factory=dict)  # path -> reason
     held_deletions: list[str] = field(default_factory=list)
     recreated: list[str] = field(default_factory=list)  # recorded as ours, but made again by someone else
+    unreadable: dict[str, str] = field(default_factory=dict)  # others' nodes in our folders readers cannot parse
     failed: dict[str, str] = field(default_factory=dict)  # path -> reason
     plan: Plan = field(default_factory=Plan)
     owned: int = 0  # nodes this owner holds after the run
@@ -71,7 +72,7 @@ class SyncReport:
 
     @property
     def warnings(self) -> int:
-        return len(self.problems) + len(self.foreign) + len(self.oversized)
+        return len(self.problems) + len(self.foreign) + len(self.oversized) + len(self.unreadable)
 
     def exit_code(self, strict: bool = False) -> ExitCode:
         if self.connection_lost:
@@ -139,7 +140,7 @@ class Reconciler:
     def __init__(
         self,
         settings: SyncSettings,
-        layout: SeedLayout,
+        layout: Layouts,
         registry: Registry | None,
         budget: DeletionWindow,
         events: EventRecorder | None = None,
@@ -158,32 +159,55 @@ class Reconciler:
         reported per node, never raised.
         """
         started = time.monotonic()
-        report_problems(state.problems)
-        scope = None if only is None else self.layout.paths_of(only)
-        desired = self.layout.nodes(state)
-        current = self._read(desired, scope)
-        report = SyncReport(state.pods_seen, state.pods_counted, len(state.services), problems=state.problems)
+        desired, problems = self.layout.nodes(state)
+        report = SyncReport(
+            state.pods_seen, state.pods_counted, len(state.services), problems=state.problems + problems
+        )
+        report_problems(report.problems)
+        current, scope = self._read(desired, state, only)
+        self._check_foreign(current, report)
         report.plan = self._plan(desired, current, scope, report)
         if self.registry is not None and not self.settings.dry_run:
             self._apply(report, desired, full=scope is None)
         self._log(report)
         if self.events is not None:
-            self.events.problems(state.problems)
+            self.events.problems(report.problems)
         report.duration = time.monotonic() - started
         return report
 
-    def _read(self, desired: dict[str, bytes], scope: set[str] | None) -> Current:
+    def _read(
+        self, desired: dict[str, bytes], state: DesiredState, only: Iterable[str] | None
+    ) -> tuple[Current, set[str] | None]:
+        """What ZooKeeper holds of the nodes in question, and the paths an
+        incremental sync covers (None: a full sync covers everything)."""
         if self.registry is None:
-            return Current({}, {})
-        if scope is None:
-            return self.registry.read(self.layout.directories(), desired)
-        return self.registry.read_paths(scope)
+            return Current({}, {}), None if only is None else set(desired)
+        if only is None:
+            folders = self.layout.directories(state) | self.registry.owned_directories(self.layout.folder_roots())
+            everything = folders - set(self.layout.roots())
+            return self.registry.read(folders | set(self.layout.roots()), desired, everything=everything), None
+        paths, folders = self.layout.scope(only)
+        current = self.registry.read_paths(paths)
+        if folders:
+            more = self.registry.read(folders, desired, everything=folders)
+            current = Current({**current.nodes, **more.nodes}, {**current.owners, **more.owners}, current.vouched)
+            paths |= {p for p in (*desired, *more.nodes, *more.owners) if p.rpartition("/")[0] in folders}
+        return current, paths
+
+    def _check_foreign(self, current: Current, report: SyncReport) -> None:
+        """Nodes of others in a folder we write to that their readers cannot
+        parse: a Curator query fails for the whole service on one of them."""
+        for path, node in current.nodes.items():
+            if current.owners.get(path) != self.settings.owner_id and self.layout.per_folder(path):
+                reason = self.layout.unreadable(path, node.data)
+                if reason:
+                    report.unreadable[path] = reason
 
     def _plan(self, desired: dict[str, bytes], current: Current, scope: set[str] | None, report: SyncReport) -> Plan:
         """Merge, size-check, diff and budget."""
         for path, data in list(desired.items()):
             node = current.nodes.get(path)
-            data = self.layout.merge(data, node.data if node else None)
+            data = self.layout.merge(path, data, node.data if node else None)
             desired[path] = data
             if len(data) > MAX_NODE_BYTES:
                 report.oversized[path] = f"node data of {len(data)} bytes exceeds ZooKeeper's limit of {MAX_NODE_BYTES}"
@@ -205,15 +229,19 @@ class Reconciler:
         touched = [c.path for c in plan.changes if c.action in (Action.UPDATE, Action.DELETE)]
         if self.registry is None or not touched:
             return []
-        recorded = current.vouched if current.vouched is not None else self.registry.recorded_czxids(touched)
+        recorded = dict(current.vouched or {})
+        unknown = [p for p in touched if p not in recorded]
+        if unknown:
+            recorded.update(self.registry.recorded_czxids(unknown))
         return drop_recreated(plan, current, recorded, adopt=self.settings.adopt)
 
     def _apply(self, report: SyncReport, desired: dict[str, bytes], *, full: bool) -> None:
         """Write the plan; re-read and re-plan what met a concurrent change."""
         assert self.registry is not None
         changes = report.plan.changes
-        if full or changes:
-            self.registry.prepare(self.layout.directories())
+        created = {c.path.rpartition("/")[0] for c in changes if c.action in (Action.CREATE, Action.ADOPT)}
+        if full or created:
+            self.registry.prepare(set(self.layout.roots()) | created)
         for _ in range(CONFLICT_ROUNDS + 1):
             result = self.registry.apply(changes)
             report.count(result)
@@ -241,6 +269,14 @@ class Reconciler:
         self.owned += sum(1 for c in applied if c.action in (Action.CREATE, Action.ADOPT)) - deleted
 
     def _log(self, report: SyncReport) -> None:
+        for path, reason in sorted(report.unreadable.items()):
+            log.warning(
+                "%s, not written by kube2zk, cannot be read by the service's consumers (%s): their queries of this "
+                "service fail until it is fixed or removed",
+                path,
+                reason,
+                extra={"node": path},
+            )
         for path, reason in sorted(report.oversized.items()):
             log.error("%s not written: %s", path, reason, extra={"node": path})
         if report.held_deletions:

@@ -159,7 +159,7 @@ class Loop:
             self.need_list = False
             self.last_list = time.monotonic()
         self.pending.clear()
-        state = self.index.desired()
+        state = self.index.desired(endpoints=self.layout.needs_endpoints)
         state.problems, self.problems = self.problems, []
         report = self.reconciler.run(state)
         self.need_full = False
@@ -176,7 +176,7 @@ class Loop:
         if not names and not self.problems:
             return
         self.pending -= names
-        state = self.index.desired(names)
+        state = self.index.desired(names, endpoints=self.layout.needs_endpoints)
         state.problems, self.problems = self.problems, []
         try:
             report = self.reconciler.run(state, only=names)
@@ -188,8 +188,9 @@ class Loop:
                 self.registered[name] = len(state.services[name])
             else:
                 self.registered.pop(name, None)
-        scope = self.layout.paths_of(names)
-        self.not_owned = (self.not_owned - scope) | set(report.not_owned)
+        paths, folders = self.layout.scope(names)
+        covered = {p for p in self.not_owned if p in paths or p.rpartition("/")[0] in folders}
+        self.not_owned = (self.not_owned - covered) | set(report.not_owned)
         self._after(report, names)
         self._record("incremental", report, time.monotonic() - started)
 

@@ -105,9 +105,10 @@ class PodIndex:
             (key, next(d for d in self.declared[key] if d.name == name)) for key in sorted(self.providers.get(name, ()))
         ]
 
-    def desired(self, names: Iterable[str] | None = None) -> DesiredState:
+    def desired(self, names: Iterable[str] | None = None, *, endpoints: bool = False) -> DesiredState:
         """The desired state of ``names`` (every declared service when None).
-        A service no serving pod provides is absent: its node goes."""
+        A service no serving pod provides is absent: its node goes. With
+        ``endpoints``, each service's serving pods and declarations too."""
         state = DesiredState(pods_seen=len(self.pods))
         state.pods_counted = sum(1 for pod in self.pods.values() if pod.serving)
         pods = self.pods
@@ -115,6 +116,10 @@ class PodIndex:
             ips = {pods[key].pod_ip for key in self.providers.get(name, ()) if pods[key].serving}
             if ips:
                 state.services[name] = ips  # type: ignore[assignment]  # serving pods have an IP
+                if endpoints:
+                    state.endpoints[name] = [
+                        (pods[key], decl) for key, decl in self.declarations(name) if pods[key].serving
+                    ]
         return state
 
 

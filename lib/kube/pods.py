@@ -54,7 +54,19 @@ def pod_info(obj: dict[str, Any]) -> PodInfo:
         annotation=(meta.get("annotations") or {}).get(ANNOTATION),
         has_label=labels.get(LABEL) == LABEL_VALUE,
         uid=meta.get("uid", ""),
+        created=meta.get("creationTimestamp") or "",
+        ports=_named_ports((obj.get("spec") or {}).get("containers") or ()),
     )
+
+
+def _named_ports(containers: Any) -> tuple[tuple[str, int], ...]:
+    """The named container ports, which an annotation may refer to by name."""
+    named = []
+    for container in containers:
+        for port in (container or {}).get("ports") or ():
+            if port.get("name") and isinstance(port.get("containerPort"), int):
+                named.append((port["name"], port["containerPort"]))
+    return tuple(named)
 
 
 def describe_api_error(exc: Exception) -> str:

@@ -1,0 +1,102 @@
+"""Layouts: how a service's desired endpoints become the ZooKeeper nodes a
+kind of consumer reads. Every layout offers the same methods (see
+``Layout``); the planner, the budget and the registry only see node paths and
+bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from lib.model import DesiredState, Problem
+
+
+class Layout(Protocol):
+    name: str
+    base: str
+    per_directory: bool  # a folder per service, a node per pod (else a node per service)
+
+    def roots(self) -> list[str]: ...
+    def directories(self, state: DesiredState) -> set[str]: ...
+    def scope(self, services: Iterable[str]) -> tuple[set[str], set[str]]: ...
+    def service_of(self, path: str) -> str: ...
+    def owns(self, path: str) -> bool: ...
+    def nodes(self, state: DesiredState) -> tuple[dict[str, bytes], list[Problem]]: ...
+    def merge(self, new: bytes, old: bytes | None) -> bytes: ...
+    def servers(self, data: bytes | None) -> list[str] | None: ...
+    def unreadable(self, data: bytes | None) -> str | None: ...
+
+
+class Layouts:
+    """Several layouts at once, seen as one: their nodes never share a path
+    (the settings keep their bases apart)."""
+
+    name = "layouts"
+
+    def __init__(self, layouts: Iterable[Layout]):
+        self.layouts = list(layouts)
+        self.needs_endpoints = any(layout.per_directory for layout in self.layouts)
+
+    def _of(self, path: str) -> Layout:
+        for layout in self.layouts:
+            if layout.owns(path):
+                return layout
+        return self.layouts[0]
+
+    def roots(self) -> list[str]:
+        return [root for layout in self.layouts for root in layout.roots()]
+
+    def folder_roots(self) -> list[str]:
+        """Roots under which each service has a folder of its own."""
+        return [root for layout in self.layouts if layout.per_directory for root in layout.roots()]
+
+    def directories(self, state: DesiredState) -> set[str]:
+        return {d for layout in self.layouts for d in layout.directories(state)}
+
+    def scope(self, services: Iterable[str]) -> tuple[set[str], set[str]]:
+        services = list(services)
+        paths: set[str] = set()
+        folders: set[str] = set()
+        for layout in self.layouts:
+            p, f = layout.scope(services)
+            paths |= p
+            folders |= f
+        return paths, folders
+
+    def service_of(self, path: str) -> str:
+        return self._of(path).service_of(path)
+
+    def owns(self, path: str) -> bool:
+        return any(layout.owns(path) for layout in self.layouts)
+
+    def per_folder(self, path: str) -> bool:
+        return self._of(path).per_directory
+
+    def nodes(self, state: DesiredState) -> tuple[dict[str, bytes], list[Problem]]:
+        nodes: dict[str, bytes] = {}
+        problems: list[Problem] = []
+        for layout in self.layouts:
+            n, p = layout.nodes(state)
+            nodes.update(n)
+            problems += p
+        return nodes, problems
+
+    def merge(self, path: str, new: bytes, old: bytes | None) -> bytes:
+        return self._of(path).merge(new, old)
+
+    def servers(self, path: str, data: bytes | None) -> list[str] | None:
+        return self._of(path).servers(data)
+
+    def unreadable(self, path: str, data: bytes | None) -> str | None:
+        return self._of(path).unreadable(data)
+
+
+def endpoints_in(data: bytes | None) -> list[str]:
+    """The addresses a node of any layout lists, for people to read."""
+    from lib.layouts.curator import CuratorLayout
+    from lib.layouts.seed import decode_servers
+
+    servers = decode_servers(data)
+    if servers is None:
+        servers = CuratorLayout.servers(data)
+    return servers or []

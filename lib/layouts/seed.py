@@ -14,7 +14,7 @@ import ipaddress
 import json
 from collections.abc import Iterable, Sequence
 
-from lib.model import DesiredState, Paths
+from lib.model import DesiredState, Paths, Problem
 from lib.settings.groups import DEFAULT_CONFIG
 
 __all__ = ["DEFAULT_CONFIG", "SeedLayout", "decode_config", "decode_servers", "encode_node", "sorted_servers"]
@@ -76,30 +76,40 @@ def decode_config(data: bytes | None) -> list[str] | None:
 class SeedLayout:
     """Turns each service's desired servers into the one node it owns."""
 
+    name = "seed"
+    per_directory = False
+
     def __init__(self, paths: Paths, config: Sequence[str] = DEFAULT_CONFIG, *, enforce_config: bool = False):
         self.paths = paths
+        self.base = paths.zk_path
         self.config = tuple(config)
         self.enforce_config = enforce_config
         # Data that starts like ours has our config lines: no need to parse it.
         self._prefix = encode_node(self.config, [])[: -len(b"[]}")]
 
-    def directories(self) -> list[str]:
+    def roots(self) -> list[str]:
+        return [self.base]
+
+    def directories(self, state: DesiredState) -> set[str]:
         """The folders whose children this layout writes."""
-        return [self.paths.zk_path]
+        return {self.base}
 
     def path(self, service: str) -> str:
         return self.paths.service(service)
 
+    def scope(self, services: Iterable[str]) -> tuple[set[str], set[str]]:
+        """(node paths, directories) an incremental sync of ``services`` covers."""
+        return {self.path(name) for name in services}, set()
+
     def service_of(self, path: str) -> str:
         return path.rsplit("/", 1)[1]
 
-    def paths_of(self, services: Iterable[str]) -> set[str]:
-        """Every node these services may own, desired or not."""
-        return {self.path(name) for name in services}
+    def owns(self, path: str) -> bool:
+        return path.rpartition("/")[0] == self.base
 
-    def nodes(self, state: DesiredState) -> dict[str, bytes]:
+    def nodes(self, state: DesiredState) -> tuple[dict[str, bytes], list[Problem]]:
         """path -> data of every node ``state``'s services need."""
-        return {self.path(name): encode_node(self.config, ips) for name, ips in state.services.items()}
+        return {self.path(name): encode_node(self.config, ips) for name, ips in state.services.items()}, []
 
     def merge(self, new: bytes, old: bytes | None) -> bytes:
         """The data to write over ``old``: its valid config lines stay unless
@@ -115,3 +125,7 @@ class SeedLayout:
     @staticmethod
     def servers(data: bytes | None) -> list[str] | None:
         return decode_servers(data)
+
+    @staticmethod
+    def unreadable(data: bytes | None) -> str | None:
+        return None

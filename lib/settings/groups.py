@@ -19,6 +19,9 @@ DEFAULT_CONFIG: tuple[str, ...] = (
 )
 
 
+SPRING_PAYLOAD = "org.springframework.cloud.zookeeper.discovery.ZookeeperInstance"
+
+
 @dataclass(frozen=True)
 class DeletionBudget:
     """How many owned nodes may be deleted per budget window: the larger of a
@@ -83,6 +86,9 @@ class SyncSettings:
     max_deletions: DeletionBudget = DeletionBudget()
     force_deletions: bool = False
     claim_policy: ClaimPolicy = OPEN
+    layouts: tuple[str, ...] = ("seed",)
+    curator_path: str = "/services"
+    curator_payload: str = SPRING_PAYLOAD  # "" writes no payload
     claim_policy_file: str = ""  # where ``claim_policy`` was loaded from; "" when open by default
     lock_timeout: float = 30.0
 

@@ -33,6 +33,7 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None)
         value = given[opt.flag].value
         fields[opt.group].update(zip(opt.fields, value if len(opt.fields) > 1 else (value,), strict=True))
     _check_owner_root(given["zkpath"], given["owner-root"])
+    _check_layout_paths(given)
     _check_tls_files(given)
     zk = fields[ZkSettings]
     zk["auth"] = _zk_auth(given["zk-auth-file"], env.get(ZK_AUTH_ENV) or None)
@@ -66,6 +67,21 @@ def _check_owner_root(zk_path: Given, owner_root: Given) -> None:
             f"{_label(owner_root, 'owner-root')}: {owner_root.value} must not overlap -zkpath {zk_path.value} "
             "(ownership records live outside the service path)"
         )
+
+
+def _check_layout_paths(given: Mapping[str, Given]) -> None:
+    """Each layout writes under its own base, apart from the others and from
+    the ownership records."""
+    layouts = given["layouts"].value
+    if "curator" not in layouts:
+        return
+    curator = given["curator-path"]
+    others = [("owner-root", given["owner-root"].value)]
+    if "seed" in layouts:
+        others.append(("zkpath", given["zkpath"].value))
+    for flag, path in others:
+        if overlaps(curator.value, path):
+            raise UsageError(f"{_label(curator, 'curator-path')}: {curator.value} must not overlap -{flag} {path}")
 
 
 def _check_tls_files(given: Mapping[str, Given]) -> None:

@@ -8,11 +8,12 @@ import json
 
 from lib.settings import values as v
 from lib.settings.groups import DEFAULT_CONFIG, KubeSettings, LoopSettings, OutputSettings, SyncSettings, ZkSettings
+from lib.settings.layouts import LAYOUT_OPTIONS
 from lib.settings.spec import Option
 
 _ACL_MODES = ("auto", "creator-all+world-read", "creator-all", "open")
 
-OPTIONS: tuple[Option, ...] = (
+_CORE: tuple[Option, ...] = (
     Option(
         KubeSettings,
         "namespace",
@@ -306,3 +307,5 @@ OPTIONS: tuple[Option, ...] = (
         "YAML file saying which namespaces may register which service names; open when empty",
     ),
 )
+
+OPTIONS: tuple[Option, ...] = _CORE + LAYOUT_OPTIONS

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 from kazoo.client import KazooClient, TransactionRequest
 from kazoo.exceptions import (
@@ -98,31 +99,43 @@ class Registry:
         except NoNodeError:
             return []
 
-    def read(self, directories: Iterable[str], wanted: Iterable[str]) -> Current:
-        """The nodes a plan needs in ``directories``: those wanted and those we own."""
-        return self._retried(lambda: self._read(list(directories), set(wanted)))
+    def read(self, directories: Iterable[str], wanted: Iterable[str], everything: Iterable[str] = ()) -> Current:
+        """The nodes a plan needs in ``directories``: those wanted and those
+        we own, and every child of the folders in ``everything`` (whose
+        others' nodes are checked)."""
+        return self._retried(lambda: self._read(list(directories), set(wanted), set(everything)))
 
-    def _read(self, directories: list[str], wanted: set[str]) -> Current:
+    def _read(self, directories: list[str], wanted: set[str], everything: set[str]) -> Current:
         owners = sorted(self._children(self.paths.owners_root))
         listings = [(d, self.zk.get_children_async(d)) for d in directories]
         records = [(d, o, self.zk.get_children_async(self.paths.records(d, o))) for d in directories for o in owners]
         present: set[str] = set()
-        for directory, result in listings:
+        for directory, reply in listings:
             try:
-                present.update(f"{directory}/{name}" for name in self._wait(result))
+                present.update(f"{directory}/{name}" for name in self._wait(reply))
             except NoNodeError:
                 continue
         claimants: dict[str, list[str]] = {}
-        for directory, owner, result in records:
+        for directory, owner, reply in records:
             try:
-                names = self._wait(result)
+                names = self._wait(reply)
             except NoNodeError:
                 continue
             for name in names:
                 claimants.setdefault(f"{directory}/{name}", []).append(owner)
         owned = self._resolve(claimants)
         ours = {path for path, owner in owned.items() if owner == self.owner_id}
-        return Current(nodes=self._collect(sorted(present & (wanted | ours))), owners=owned)
+        read_all = {p for p in present if p.rpartition("/")[0] in everything}
+        return Current(nodes=self._collect(sorted(present & (wanted | ours) | read_all)), owners=owned)
+
+    def owned_directories(self, roots: Iterable[str]) -> set[str]:
+        """The folders below ``roots`` in which this owner has records: where
+        nodes it wrote may be left over."""
+        roots = [r + "/" for r in roots]
+        if not roots:
+            return set()
+        folders = {unquote(q) for q in self._retried(lambda: self._children(self.paths.records_root))}
+        return {f for f in folders if any(f.startswith(r) for r in roots)}
 
     def read_paths(self, paths: Iterable[str]) -> Current:
         """Fresh state of some nodes only: an incremental sync, or re-planning
@@ -197,12 +210,12 @@ class Registry:
 
     # -- writing -----------------------------------------------------------
     def prepare(self, directories: Iterable[str]) -> None:
-        """Create the layout's folders and our record folders when missing."""
-        folders = [p for d in directories for p in (d, self.paths.records(d))]
+        """Create these folders and our record folders for them when missing."""
+        folders = sorted({p for d in directories for p in (d, self.paths.records(d))})
 
         def ensure() -> None:
-            for path in folders:
-                self._wait(self.zk.ensure_path_async(path))
+            for reply in [self.zk.ensure_path_async(path) for path in folders]:
+                self._wait(reply)
 
         self._retried(ensure)
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 import pytest
 
+from lib.layouts import Layouts
 from lib.layouts.seed import DEFAULT_CONFIG, SeedLayout, encode_node
 from lib.model import MAX_NODE_BYTES, Action, Change, Current, DesiredState, NodeState, Paths, Problem
 from lib.plan.budget import DeletionWindow
@@ -26,7 +27,7 @@ def state(services: dict[str, set[str]]) -> DesiredState:
 
 def reconciler(registry=None, config=DEFAULT_CONFIG, **settings) -> Reconciler:
     sync = SyncSettings(**settings)
-    layout = SeedLayout(PATHS, config, enforce_config=sync.enforce_config)
+    layout = Layouts([SeedLayout(PATHS, config, enforce_config=sync.enforce_config)])
     return Reconciler(sync, layout, registry, DeletionWindow(sync.max_deletions, force=sync.force_deletions))
 
 
@@ -41,7 +42,10 @@ class MemoryRegistry:
         self.writes = 0
         self.vouched: dict[str, int] = {}
 
-    def read(self, directories: Iterable[str], wanted: Iterable[str]) -> Current:
+    def owned_directories(self, roots: Iterable[str]) -> set[str]:
+        return set()
+
+    def read(self, directories: Iterable[str], wanted: Iterable[str], everything: Iterable[str] = ()) -> Current:
         return Current(dict(self.nodes), dict(self.owners))
 
     def read_paths(self, paths: Iterable[str]) -> Current:

@@ -1,0 +1,84 @@
+"""The curator layout against a real ZooKeeper, in process: an instance node
+per serving pod, no-op runs that write nothing, instances that go with their
+pods, records per service folder, and others' children left alone."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from kazoo.client import KazooClient
+
+from lib.app import reconciler
+from lib.desired.index import PodIndex
+from lib.model import DesiredState, Paths, PodInfo
+from lib.settings import load_settings
+from lib.sync import Reconciler
+from lib.zk.registry import Registry
+
+
+@pytest.fixture
+def root(bare_zk: KazooClient) -> Iterator[str]:
+    path = f"/curator-{uuid.uuid4().hex[:10]}"
+    yield path
+    bare_zk.delete(path, recursive=True)
+
+
+def sync(zk: KazooClient, root: str, *args: str) -> Reconciler:
+    flags = ["-zkpath", f"{root}/rpc_v2", "--owner-root", f"{root}/kube2zk", "-curator-path", f"{root}/services"]
+    settings = load_settings([*flags, "-layouts", "seed,curator", *args], {})
+    paths = Paths(settings.sync.zk_path, settings.sync.owner_root, settings.sync.owner_id)
+    return reconciler(settings, Registry(zk, paths, timeout=10), None)
+
+
+def desired(pods: list[PodInfo]) -> DesiredState:
+    index = PodIndex()
+    problems = index.load(pods)
+    state = index.desired(endpoints=True)
+    state.problems = problems
+    return state
+
+
+def pod(name: str, ip: str, annotation: str = '[{"serviceName": "orders", "port": 8080}]') -> PodInfo:
+    return PodInfo("shop", name, "Running", True, False, ip, annotation, created="2025-11-29T21:00:00Z")
+
+
+def test_instances_follow_the_pods_and_a_no_op_run_writes_nothing(bare_zk: KazooClient, root: str):
+    zk, folder = bare_zk, f"{root}/services/orders"
+    report = sync(zk, root).run(desired([pod("a", "10.0.0.1"), pod("b", "10.0.0.2")]))
+    assert report.created == 3 and not report.failed  # two instances and the seed node
+    assert sorted(zk.get_children(folder)) == ["a.shop", "b.shop"]
+    assert json.loads(zk.get(f"{folder}/a.shop")[0])["address"] == "10.0.0.1"
+    versions = {c: zk.exists(f"{folder}/{c}").mzxid for c in zk.get_children(folder)}
+
+    again = sync(zk, root).run(desired([pod("a", "10.0.0.1"), pod("b", "10.0.0.2")]))
+    assert (again.created, again.updated, again.deleted, again.unchanged) == (0, 0, 0, 3)
+    assert {c: zk.exists(f"{folder}/{c}").mzxid for c in zk.get_children(folder)} == versions
+
+    gone = sync(zk, root).run(desired([pod("a", "10.0.0.1")]))
+    assert gone.deleted == 1 and zk.get_children(folder) == ["a.shop"]
+    # An incremental sync of the service, as --loop makes, after the last pod went.
+    last = sync(zk, root).run(desired([]), only=["orders"])
+    assert last.deleted == 2 and zk.get_children(folder) == []
+
+
+def test_others_children_are_left_alone_and_unparsable_ones_reported(bare_zk: KazooClient, root: str):
+    zk, folder = bare_zk, f"{root}/services/orders"
+    zk.create(f"{folder}/theirs", b'{"name":"orders","id":"theirs","address":"10.9.9.9","port":1}', makepath=True)
+    zk.create(f"{folder}/broken", b"not json")
+
+    report = sync(zk, root).run(desired([pod("a", "10.0.0.1")]))
+
+    assert sorted(zk.get_children(folder)) == ["a.shop", "broken", "theirs"]
+    assert list(report.unreadable) == [f"{folder}/broken"]
+    sync(zk, root).run(desired([]), only=["orders"])
+    assert sorted(zk.get_children(folder)) == ["broken", "theirs"]
+
+
+def test_an_entry_without_a_port_is_refused_for_curator_and_still_registered_for_seed(bare_zk: KazooClient, root: str):
+    report = sync(bare_zk, root).run(desired([pod("a", "10.0.0.1", '[{"serviceName": "orders"}]')]))
+    assert [p.pod for p in report.problems] == ["shop/a"] and 'no "port"' in report.problems[0].reason
+    assert not bare_zk.exists(f"{root}/services/orders/a.shop")
+    assert json.loads(bare_zk.get(f"{root}/rpc_v2/orders")[0])["servers"] == ["10.0.0.1"]
