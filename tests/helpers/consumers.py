@@ -23,7 +23,6 @@ import queue
 import shutil
 import subprocess
 import threading
-import time
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote_plus
@@ -251,13 +250,6 @@ class DubboReader(ConsumerProcess):
 
     def unregister(self, root: str, url: str) -> None:
         self.call("unregister", connect=self.connect, root=root, url=url)
-
-
-def wait_started(reader: ConsumerProcess, timeout: float = 60) -> float:
-    """Start the JVM now (a ping); the seconds it took."""
-    start = time.monotonic()
-    reader.call("ping", timeout=timeout)
-    return time.monotonic() - start
 
 
 # The formats, written by hand (what kube2zk is to write).
