@@ -30,15 +30,21 @@ from lib.model import DesiredState, PodInfo, Problem, ServiceDecl
 
 SPRING_PAYLOAD = "org.springframework.cloud.zookeeper.discovery.ZookeeperInstance"
 SERVICE_TYPE = "STATIC"
-URI_SPEC = {
-    "parts": [
-        {"value": "scheme", "variable": True},
-        {"value": "://", "variable": False},
-        {"value": "address", "variable": True},
-        {"value": ":", "variable": False},
-        {"value": "port", "variable": True},
-    ]
-}
+
+
+def uri_spec(port_field: str) -> dict[str, Any]:
+    """``{scheme}://{address}:{port}`` parsed as Curator's UriSpec stores it.
+    An instance with an ``sslPort`` names ``{ssl-port}``: Curator's scheme is
+    then ``https``, and ``https`` on the plain port would be wrong."""
+    return {
+        "parts": [
+            {"value": "scheme", "variable": True},
+            {"value": "://", "variable": False},
+            {"value": "address", "variable": True},
+            {"value": ":", "variable": False},
+            {"value": port_field, "variable": True},
+        ]
+    }
 
 
 def instance_id(pod: PodInfo) -> str:
@@ -135,7 +141,7 @@ class CuratorLayout:
             "payload": payload,
             "registrationTimeUTC": creation_millis(pod),
             "serviceType": SERVICE_TYPE,
-            "uriSpec": URI_SPEC,
+            "uriSpec": uri_spec("port" if ssl_port is None else "ssl-port"),
         }
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 

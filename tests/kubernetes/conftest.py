@@ -22,6 +22,7 @@ from helpers import (
     scope_flags,
     service_account_token,
 )
+from helpers.consumer_fixtures import consumer_libs, curator_reader, dubbo_reader, spring_reader  # noqa: F401
 from helpers.zk_security import alice, certs, cleanup, tls_zk  # noqa: F401 - fixtures of the security tests
 from kubernetes import client, config
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from helpers import *  # noqa: F403 - `from conftest import ...` keeps working
 from helpers import ensure_zookeeper_installed, free_port, job_env, running_bed_zk_hosts, scope_flags, zookeeper
-from helpers.consumers import CuratorReader, DubboReader, SpringReader, build_consumers
+from helpers.consumer_fixtures import consumer_libs, curator_reader, dubbo_reader, spring_reader  # noqa: F401
 from helpers.zk_security import alice, certs, cleanup, tls_zk  # noqa: F401 - fixtures of the security tests
 
 
@@ -44,41 +43,3 @@ def scoped(zk_hosts: str, zk_root: str) -> Callable[..., tuple[list[str], dict[s
         return scope_flags("default", hosts or zk_hosts, zk_root), job_env(KUBECONFIG="/nonexistent")
 
     return make
-
-
-@pytest.fixture(scope="session")
-def consumer_libs() -> Path:
-    """The real consumer libraries' programs (testbed/consumers.sh build:
-    Maven and javac the first time, the cache afterwards)."""
-    try:
-        return build_consumers()
-    except (RuntimeError, OSError) as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
-@pytest.fixture(scope="session")
-def curator_reader(
-    consumer_libs: Path, zk_hosts: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[CuratorReader]:
-    """Apache Curator x-discovery on the tier's ZooKeeper: one JVM for the run."""
-    reader = CuratorReader(consumer_libs, zk_hosts, tmp_path_factory.mktemp("consumers") / "curator.log")
-    yield reader
-    reader.close()
-
-
-@pytest.fixture(scope="session")
-def spring_reader(
-    consumer_libs: Path, zk_hosts: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SpringReader]:
-    """Spring Cloud Zookeeper's DiscoveryClient on the tier's ZooKeeper: one JVM for the run."""
-    reader = SpringReader(consumer_libs, zk_hosts, tmp_path_factory.mktemp("consumers") / "spring.log")
-    yield reader
-    reader.close()
-
-
-@pytest.fixture(scope="session")
-def dubbo_reader(consumer_libs: Path, zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DubboReader]:
-    """Apache Dubbo's interface-level ZooKeeper registry on the tier's ZooKeeper: one JVM for the run."""
-    reader = DubboReader(consumer_libs, zk_hosts, tmp_path_factory.mktemp("consumers") / "dubbo.log")
-    yield reader
-    reader.close()

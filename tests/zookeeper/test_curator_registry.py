@@ -82,3 +82,25 @@ def test_an_entry_without_a_port_is_refused_for_curator_and_still_registered_for
     assert [p.pod for p in report.problems] == ["shop/a"] and 'no "port"' in report.problems[0].reason
     assert not bare_zk.exists(f"{root}/services/orders/a.shop")
     assert json.loads(bare_zk.get(f"{root}/rpc_v2/orders")[0])["servers"] == ["10.0.0.1"]
+
+
+def test_real_clients_read_kube2zk_instances_beside_one_curator_registered_itself(
+    bare_zk: KazooClient, root: str, curator_reader, spring_reader
+):
+    base = f"{root}/services"
+    curator_reader.register(base, "orders", "by-hand", "10.9.9.9", 7000)
+    secure = '[{"serviceName": "orders", "port": 8080, "sslPort": 8443, "metadata": {"zone": "a"}}]'
+    sync(bare_zk, root).run(desired([pod("a", "10.0.0.1"), pod("b", "10.0.0.2", secure)]))
+
+    instances = {i["id"]: i for i in curator_reader.query(base, "orders")}
+    assert set(instances) == {"a.shop", "b.shop", "by-hand"}
+    assert (instances["a.shop"]["address"], instances["a.shop"]["port"]) == ("10.0.0.1", 8080)
+    assert instances["b.shop"]["uri"] == "https://10.0.0.2:8443"
+    spring = {i["instanceId"]: i for i in spring_reader.instances(base, "orders")}
+    assert (spring["a.shop"]["host"], spring["a.shop"]["port"], spring["a.shop"]["uri"]) == (
+        "10.0.0.1", 8080, "http://10.0.0.1:8080",
+    )  # fmt: skip
+    assert spring["b.shop"]["port"] == 8443 and spring["b.shop"]["metadata"] == {"zone": "a", "instance_status": "UP"}
+
+    sync(bare_zk, root).run(desired([]), only=["orders"])
+    assert [i["id"] for i in curator_reader.query(base, "orders")] == ["by-hand"]
