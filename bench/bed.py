@@ -34,8 +34,12 @@ def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
+BENCH_PORT = 8080  # every entry carries a port (the curator layout needs one; the seed layout ignores it)
+
+
 def annotation(*services: str) -> str:
-    return json.dumps([{"serviceName": s, "version": "1.0"} for s in services], separators=(",", ":"))
+    entries = [{"serviceName": s, "version": "1.0", "port": BENCH_PORT} for s in services]
+    return json.dumps(entries, separators=(",", ":"))
 
 
 @dataclass
@@ -119,19 +123,46 @@ class Bed:
 
 
 class Workload:
-    """N labelled pods over S services (pods i*per .. i*per+per-1 serve service i)."""
+    """N labelled pods over S services (pods i*per .. i*per+per-1 serve service i).
 
-    def __init__(self, bed: Bed, namespace: str, per_service: int, prefix: str = "bench-svc"):
+    With ``services_per_pod`` k > 1 (and ``services``, S, a multiple of k) the
+    pods of group g also serve services g + S/k, g + 2S/k, ... (mod S), so
+    every service is served by k groups, k * per pods, once all S groups exist.
+    """
+
+    def __init__(
+        self,
+        bed: Bed,
+        namespace: str,
+        per_service: int,
+        prefix: str = "bench-svc",
+        services_per_pod: int = 1,
+        services: int = 0,
+    ):
+        if services_per_pod > 1 and (services <= 0 or services % services_per_pod):
+            raise ValueError("services must be a positive multiple of services_per_pod")
         self.bed = bed
         self.ns = namespace
         self.per = per_service
         self.prefix = prefix
+        self.services_per_pod = services_per_pod
+        self.total_services = services
         self.pods: dict[str, PodSpec] = {}  # name -> spec, the pods that should exist
         self.count = 0  # pods created by index so far (replacements keep the count)
         self.generation = 0
+        self.replaced: list[tuple[str, str, tuple[str, ...]]] = []  # the last replace(): (old, new, services)
 
     def service(self, index: int) -> str:
         return f"{self.prefix}-{index // self.per:05d}"
+
+    def services_of(self, index: int) -> tuple[str, ...]:
+        """The services pod ``index`` declares (its group's first)."""
+        if self.services_per_pod == 1:
+            return (self.service(index),)
+        group, stride = index // self.per, self.total_services // self.services_per_pod
+        return tuple(
+            f"{self.prefix}-{(group + j * stride) % self.total_services:05d}" for j in range(self.services_per_pod)
+        )
 
     def body(self, spec: PodSpec) -> dict[str, Any]:
         return {
@@ -177,7 +208,7 @@ class Workload:
     def grow_to(self, n: int) -> None:
         specs = []
         for i in range(self.count, n):
-            specs.append(PodSpec(f"p-{i // self.per:05d}-{i % self.per}", (self.service(i),), i))
+            specs.append(PodSpec(f"p-{i // self.per:05d}-{i % self.per}", self.services_of(i), i))
         self.count = max(self.count, n)
         self.create(specs)
 
@@ -201,10 +232,12 @@ class Workload:
 
         self._parallel(delete, victims)
         fresh = []
+        self.replaced = []
         for name in victims:
             old = self.pods.pop(name)
             base = name.split("-r", 1)[0]
             fresh.append(PodSpec(f"{base}-r{self.generation}", old.services, old.node + 1))
+            self.replaced.append((name, fresh[-1].name, old.services))
         self.create(fresh)
         return sorted({s for spec in fresh for s in spec.services})
 

@@ -21,6 +21,9 @@ from typing import Any
 from helpers import REPO, job_command
 from zkbench import Counters
 
+# The flag naming each layout's base path (the seed layout's is -zkpath).
+LAYOUT_PATH_FLAGS = {"seed": "-zkpath", "curator": "-curator-path", "dubbo": "-dubbo-root"}
+
 
 @dataclass
 class Scope:
@@ -29,9 +32,19 @@ class Scope:
     namespace: str
     zk_path: str
     owner_root: str
+    layouts: tuple[str, ...] = ()  # empty: the job's default (seed)
+    paths: dict[str, str] = field(default_factory=dict)  # base paths of the layouts other than seed
 
     def flags(self) -> list[str]:
-        return ["-namespace", self.namespace, "-zkpath", self.zk_path, "-owner-root", self.owner_root]
+        flags = ["-namespace", self.namespace, "-zkpath", self.zk_path, "-owner-root", self.owner_root]
+        if self.layouts:
+            flags += ["-layouts", ",".join(self.layouts)]
+        for name, path in sorted(self.paths.items()):
+            flags += [LAYOUT_PATH_FLAGS[name], path]
+        return flags
+
+    def base(self, layout: str) -> str:
+        return self.zk_path if layout == "seed" else self.paths[layout]
 
 
 @dataclass
@@ -73,8 +86,16 @@ print(json.dumps({"wall": wall, "rc": os.waitstatus_to_exitcode(status), "user":
 """
 
 
-def run_job(scope: Scope, env: dict[str, str], *extra: str, prefix: list[str] | None = None) -> JobResult:
-    """One run of the job; ``prefix`` wraps it (a profiler)."""
+def run_job(
+    scope: Scope,
+    env: dict[str, str],
+    *extra: str,
+    prefix: list[str] | None = None,
+    log_path: Path | None = None,
+    check: bool = True,
+) -> JobResult:
+    """One run of the job; ``prefix`` wraps it (a profiler). ``log_path``
+    keeps its whole log; without ``check`` a failed run is returned, not raised."""
     cmd = (prefix or []) + scoped_command(scope, env["ZK_HOSTS"], *extra)
     child_env = {**os.environ, "KUBECONFIG": env["KUBECONFIG"]}
     with tempfile.TemporaryFile("w+") as err:
@@ -91,7 +112,10 @@ def run_job(scope: Scope, env: dict[str, str], *extra: str, prefix: list[str] | 
         after = Counters.take(env["ZK_HOSTS"])
         measured = json.loads(proc.stdout)
         err.seek(0)
-        lines = err.read().splitlines()
+        text = err.read()
+        lines = text.splitlines()
+    if log_path is not None:
+        log_path.write_text(text)
     summary: dict[str, Any] = {}
     for line in lines:
         try:
@@ -110,7 +134,7 @@ def run_job(scope: Scope, env: dict[str, str], *extra: str, prefix: list[str] | 
         zk=after - before,
         log_tail="\n".join(lines[-5:]),
     )
-    if result.rc != 0 or not summary:
+    if check and (result.rc != 0 or not summary):
         raise RuntimeError(f"kube2zk_job.py exited {result.rc}:\n{result.log_tail}")
     return result
 

@@ -4,6 +4,7 @@
 .venv/bin/python bench/run.py --smoke
 .venv/bin/python bench/run.py --sizes 1000,2000,5000,10000 --write
 .venv/bin/python bench/run.py --soak --write           # --loop under 10 minutes of pod churn
+.venv/bin/python bench/run.py --layouts seed --layouts seed,curator --services-per-pod 2 --write
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ sys.path.insert(1, str(HERE.parent))
 sys.path.insert(2, str(HERE.parent / "tests"))  # helpers shared with the tests
 
 import jobrun  # noqa: E402
+import layoutbench  # noqa: E402
 import loopbench  # noqa: E402
 import report  # noqa: E402
 import soak  # noqa: E402
@@ -67,8 +69,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--render", metavar="RESULTS_JSON", help="only redraw bench/scaling.png and BENCHMARKS.md from a saved results"
     )
     soak.add_arguments(p)
+    layoutbench.add_arguments(p)
     args = p.parse_args(argv)
     soak.check_arguments(p, args)
+    layoutbench.check_arguments(p, args)
     if args.smoke:
         args.pods, args.services = 300, 60
         args.sizes = args.sizes or "100"
@@ -123,7 +127,13 @@ class Bench:
         with self.phases("old benchmark namespaces removed"):
             self.remove_namespaces(wait=True)
         self.bed.ensure_namespace(self.ns)
-        self.work = Workload(self.bed, self.ns, self.per)
+        self.work = Workload(
+            self.bed,
+            self.ns,
+            self.per,
+            services_per_pod=getattr(self.args, "services_per_pod", 1),
+            services=self.args.services,
+        )
 
     def remove_namespaces(self, wait: bool) -> None:
         core = self.bed.core
@@ -424,6 +434,27 @@ def _testbed_version(name: str) -> str:
     return "?"
 
 
+def layouts_main(args: argparse.Namespace) -> int:
+    bench = Bench(args)
+    try:
+        results = layoutbench.LayoutBench(bench, args).run()
+    finally:
+        bench.close()
+    OUT.mkdir(exist_ok=True)
+    (OUT / f"layouts-{bench.run_id}.json").write_text(json.dumps(results, indent=1, default=str))
+    print()
+    for block in report.layouts_text(results):
+        print(block)
+        print()
+    for name, seconds in results["phases"].items():
+        print(f"{name:45} {seconds:8.1f} s")
+    print(f"{'total':45} {results['total_s']:8.1f} s")
+    if args.write:
+        report.write_layouts(REPO / "BENCHMARKS.md", results)
+        log("wrote the Layouts section of BENCHMARKS.md")
+    return 1 if results["issues"] else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.render:
@@ -432,12 +463,18 @@ def main(argv: list[str] | None = None) -> int:
             report.write_soak(REPO / "BENCHMARKS.md", results)
             log("wrote the Soak section of BENCHMARKS.md")
             return 0
+        if results.get("kind") == "layouts":
+            report.write_layouts(REPO / "BENCHMARKS.md", results)
+            log("wrote the Layouts section of BENCHMARKS.md")
+            return 0
         report.plot(results, HERE / "scaling.png")
         report.write_benchmarks(REPO / "BENCHMARKS.md", results)
         log("wrote BENCHMARKS.md and bench/scaling.png")
         return 0
     if args.soak:
         return soak.main(Bench(args), args, REPO)
+    if args.layout_sets:
+        return layouts_main(args)
     bench = Bench(args)
     try:
         results = bench.run()

@@ -98,6 +98,26 @@ def node_stats(zk: KazooClient, base: str) -> dict[str, tuple[int, int, bytes]]:
     return out
 
 
+def tree_stats(zk: KazooClient, base: str, depth: int) -> dict[str, tuple[int, int, bytes]]:
+    """relative path -> (version, mzxid, data) of every node ``depth`` levels
+    below ``base`` (1: its children; 2: its children's children), pipelined."""
+    level = [""]
+    for _ in range(depth):
+        pending = [(rel, zk.get_children_async(f"{base}/{rel}".rstrip("/"))) for rel in level]
+        nxt = []
+        for rel, result in pending:
+            with contextlib.suppress(NoNodeError):
+                nxt.extend(f"{rel}/{c}".lstrip("/") for c in result.get())
+        level = nxt
+    got = [(rel, zk.get_async(f"{base}/{rel}")) for rel in level]
+    out = {}
+    for rel, result in got:
+        with contextlib.suppress(NoNodeError):
+            data, stat = result.get()
+            out[rel] = (stat.version, stat.mzxid, data)
+    return out
+
+
 def delete_tree(zk: KazooClient, path: str) -> None:
     """Delete ``path`` and everything below it, leaves first, in transactions."""
     if zk.exists(path) is None:

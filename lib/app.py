@@ -28,6 +28,7 @@ from lib.kube.events import EventRecorder
 from lib.kube.pods import PodSource, SourceError
 from lib.layouts import Layout, Layouts
 from lib.layouts.curator import CuratorLayout
+from lib.layouts.dubbo import DubboLayout
 from lib.layouts.seed import SeedLayout
 from lib.logs import setup_logging
 from lib.model import Paths
@@ -60,6 +61,8 @@ def layouts_of(settings: Settings) -> Layouts:
             chosen.append(SeedLayout(paths_of(settings), sync.node_config, enforce_config=sync.enforce_config))
         elif name == "curator":
             chosen.append(CuratorLayout(sync.curator_path, sync.curator_payload or None))
+        elif name == "dubbo":
+            chosen.append(DubboLayout(sync.dubbo_root))
     return Layouts(chosen)
 
 

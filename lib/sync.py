@@ -159,12 +159,15 @@ class Reconciler:
         reported per node, never raised.
         """
         started = time.monotonic()
+        # What an incremental sync covers, asked before rendering: a layout
+        # may learn from the render where a service's nodes go from now on.
+        covered = None if only is None else self.layout.scope(only)
         desired, problems = self.layout.nodes(state)
         report = SyncReport(
             state.pods_seen, state.pods_counted, len(state.services), problems=state.problems + problems
         )
         report_problems(report.problems)
-        current, scope = self._read(desired, state, only)
+        current, scope = self._read(desired, state, covered)
         self._check_foreign(current, report)
         report.plan = self._plan(desired, current, scope, report)
         if self.registry is not None and not self.settings.dry_run:
@@ -176,17 +179,17 @@ class Reconciler:
         return report
 
     def _read(
-        self, desired: dict[str, bytes], state: DesiredState, only: Iterable[str] | None
+        self, desired: dict[str, bytes], state: DesiredState, covered: tuple[set[str], set[str]] | None
     ) -> tuple[Current, set[str] | None]:
         """What ZooKeeper holds of the nodes in question, and the paths an
         incremental sync covers (None: a full sync covers everything)."""
         if self.registry is None:
-            return Current({}, {}), None if only is None else set(desired)
-        if only is None:
+            return Current({}, {}), None if covered is None else set(desired)
+        if covered is None:
             folders = self.layout.directories(state) | self.registry.owned_directories(self.layout.folder_roots())
             everything = folders - set(self.layout.roots())
             return self.registry.read(folders | set(self.layout.roots()), desired, everything=everything), None
-        paths, folders = self.layout.scope(only)
+        paths, folders = covered
         current = self.registry.read_paths(paths)
         if folders:
             more = self.registry.read(folders, desired, everything=folders)

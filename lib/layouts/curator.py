@@ -60,7 +60,7 @@ def creation_millis(pod: PodInfo) -> int:
     return int(created.timestamp() * 1000)
 
 
-def _port(value: Any, pod: PodInfo, field: str) -> int:
+def port_of(value: Any, pod: PodInfo, field: str) -> int:
     """A port number, or a named container port of the pod."""
     if isinstance(value, str) and not value.isdigit():
         named = dict(pod.ports)
@@ -124,8 +124,8 @@ class CuratorLayout:
         extra = decl.extra
         if "port" not in extra:
             raise ValueError('no "port" (a Curator instance needs one)')
-        port = _port(extra["port"], pod, "port")
-        ssl_port = None if extra.get("sslPort") is None else _port(extra["sslPort"], pod, "sslPort")
+        port = port_of(extra["port"], pod, "port")
+        ssl_port = None if extra.get("sslPort") is None else port_of(extra["sslPort"], pod, "sslPort")
         metadata = _metadata(extra.get("metadata"))
         metadata.setdefault("instance_status", "UP")
         ident = instance_id(pod)

@@ -89,6 +89,7 @@ class SyncSettings:
     layouts: tuple[str, ...] = ("seed",)
     curator_path: str = "/services"
     curator_payload: str = SPRING_PAYLOAD  # "" writes no payload
+    dubbo_root: str = "/dubbo"
     claim_policy_file: str = ""  # where ``claim_policy`` was loaded from; "" when open by default
     lock_timeout: float = 30.0
 

@@ -6,7 +6,7 @@ from lib.settings import values as v
 from lib.settings.groups import SPRING_PAYLOAD, SyncSettings
 from lib.settings.spec import Option
 
-LAYOUT_NAMES = ("seed", "curator")
+LAYOUT_NAMES = ("seed", "curator", "dubbo")
 
 
 def parse_layouts(text: str) -> tuple[str, ...]:
@@ -40,7 +40,8 @@ LAYOUT_OPTIONS: tuple[Option, ...] = (
         "seed",
         parse_layouts,
         "registry layouts to write, comma-separated: seed (the original's node per service under -zkpath), "
-        "curator (Curator x-discovery / Spring Cloud Zookeeper instances under -curator-path)",
+        "curator (Curator x-discovery / Spring Cloud Zookeeper instances under -curator-path), "
+        "dubbo (Dubbo interface-level providers under -dubbo-root)",
     ),
     Option(
         SyncSettings,
@@ -59,5 +60,14 @@ LAYOUT_OPTIONS: tuple[Option, ...] = (
         SPRING_PAYLOAD,
         parse_payload_class,
         "the curator layout's payload class (Spring Cloud Zookeeper's by default; 'none' writes no payload)",
+    ),
+    Option(
+        SyncSettings,
+        "dubbo_root",
+        "dubbo-root",
+        "KUBE2ZK_DUBBO_ROOT",
+        "/dubbo",
+        v.zk_path,
+        "root of the dubbo layout (the Dubbo registry's group, /dubbo by default)",
     ),
 )

@@ -73,15 +73,14 @@ def _check_layout_paths(given: Mapping[str, Given]) -> None:
     """Each layout writes under its own base, apart from the others and from
     the ownership records."""
     layouts = given["layouts"].value
-    if "curator" not in layouts:
-        return
-    curator = given["curator-path"]
-    others = [("owner-root", given["owner-root"].value)]
-    if "seed" in layouts:
-        others.append(("zkpath", given["zkpath"].value))
-    for flag, path in others:
-        if overlaps(curator.value, path):
-            raise UsageError(f"{_label(curator, 'curator-path')}: {curator.value} must not overlap -{flag} {path}")
+    bases = [("owner-root", given["owner-root"])]
+    for layout, flag in (("seed", "zkpath"), ("curator", "curator-path"), ("dubbo", "dubbo-root")):
+        if layout in layouts:
+            bases.append((flag, given[flag]))
+    for i, (flag, base) in enumerate(bases):
+        for other_flag, other in bases[:i]:
+            if overlaps(base.value, other.value):
+                raise UsageError(f"{_label(base, flag)}: {base.value} must not overlap -{other_flag} {other.value}")
 
 
 def _check_tls_files(given: Mapping[str, Given]) -> None:

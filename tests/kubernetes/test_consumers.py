@@ -1,5 +1,5 @@
-"""The curator layout on the test bed, read by the real Curator x-discovery
-and Spring Cloud Zookeeper clients: what they return follows the Ready pods
+"""The per-pod layouts on the test bed, read by the real Curator x-discovery,
+Spring Cloud Zookeeper and Dubbo clients: what they return follows the Ready pods
 through scale-up, scale-down, an annotation change and a pod turning NotReady."""
 
 from __future__ import annotations
@@ -84,3 +84,22 @@ def test_an_annotation_change_moves_the_instances_and_the_loop_follows(
         timeout=60,
     )
     eventually("orders gone", lambda: curator_reader.query(base, "orders") == [], timeout=60)
+
+
+def test_dubbo_consumers_follow_a_deployment_through_the_loop_down_to_empty(loop, cluster, zk_root, dubbo_reader):
+    root = f"{zk_root}/dubbo"
+    entry = {"serviceName": "greeter", "version": "1.0.0", "port": 5000, "interface": "com.example.Greeter"}
+    cluster.deploy("greeter", 2, json.dumps([entry]))
+    ips = cluster.wait_ready("app=greeter", 2)
+    subscription = dubbo_reader.subscribe(root, "com.example.Greeter", version="1.0.0")
+    loop("-layouts", "seed,dubbo", "-dubbo-root", root)
+
+    def providers() -> set[str]:
+        return {u.split("?")[0] for u in subscription.latest() or [] if not u.startswith("empty://")}
+
+    expected = {f"dubbo://{ip}:5000/com.example.Greeter" for ip in ips}
+    eventually("both providers", lambda: providers() == expected, timeout=60)
+    assert {u.split("?")[0] for u in dubbo_reader.lookup(root, "com.example.Greeter", version="1.0.0")} == expected
+
+    cluster.scale("greeter", 0)
+    eventually("empty://", lambda: (subscription.latest() or [""])[0].startswith("empty://"), timeout=60)

@@ -1,4 +1,4 @@
-"""The curator layout against a real ZooKeeper, in process: an instance node
+"""The per-pod layouts (curator, dubbo) against a real ZooKeeper, in process: an instance node
 per serving pod, no-op runs that write nothing, instances that go with their
 pods, records per service folder, and others' children left alone."""
 
@@ -9,6 +9,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from helpers.common import eventually
+from helpers.consumers import dubbo_params, dubbo_url
 from kazoo.client import KazooClient
 
 from lib.app import reconciler
@@ -104,3 +106,36 @@ def test_real_clients_read_kube2zk_instances_beside_one_curator_registered_itsel
 
     sync(bare_zk, root).run(desired([]), only=["orders"])
     assert [i["id"] for i in curator_reader.query(base, "orders")] == ["by-hand"]
+
+
+def greeter(name: str, ip: str, version: str = "1.0.0") -> PodInfo:
+    entry = {"serviceName": "greeter", "version": version, "port": 20880, "interface": "com.example.Greeter"}
+    return pod(name, ip, json.dumps([entry]))
+
+
+def test_dubbo_consumers_find_exactly_the_providers_of_their_version_and_see_them_go(
+    bare_zk: KazooClient, root: str, dubbo_reader
+):
+    droot = f"{root}/dubbo"
+    flags = ("-layouts", "seed,dubbo", "-dubbo-root", droot)
+    by_hand = dubbo_url("10.9.9.9:20880", "com.example.Greeter", version="1.0.0")
+    dubbo_reader.register(droot, by_hand)
+    subscription = dubbo_reader.subscribe(droot, "com.example.Greeter", version="1.0.0")
+    loop = sync(bare_zk, root, *flags)  # one reconciler, as --loop keeps
+    loop.run(desired([greeter("a", "10.0.0.1"), greeter("b", "10.0.0.2", "2.0.0")]))
+
+    hosts = {dubbo_params(u)[0] for u in dubbo_reader.lookup(droot, "com.example.Greeter", version="1.0.0")}
+    assert hosts == {"dubbo://10.0.0.1:20880/com.example.Greeter", "dubbo://10.9.9.9:20880/com.example.Greeter"}
+    v2 = dubbo_reader.lookup(droot, "com.example.Greeter", version="2.0.0")
+    assert [dubbo_params(u)[0] for u in v2] == ["dubbo://10.0.0.2:20880/com.example.Greeter"]
+
+    # The service's pods go: kube2zk's providers go, the one Dubbo registered stays.
+    loop.run(desired([]), only=["greeter"])
+    eventually(
+        "only the provider Dubbo registered left",
+        lambda: (
+            [dubbo_params(u)[0] for u in subscription.latest() or []] == ["dubbo://10.9.9.9:20880/com.example.Greeter"]
+        ),
+    )
+    dubbo_reader.unregister(droot, by_hand)
+    eventually("empty:// once no provider is left", lambda: (subscription.latest() or [""])[0].startswith("empty://"))
