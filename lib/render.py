@@ -15,8 +15,8 @@ _VERBS = {Action.CREATE: "created", Action.UPDATE: "updated", Action.ADOPT: "ado
 def describe_change(change: Change) -> str:
     if change.action is Action.FORGET:
         return f"dropped stale ownership record of {change.path}"
-    before = endpoints_in(change.old)
-    after = endpoints_in(change.new)
+    before = endpoints_in(change.old, change.path)
+    after = endpoints_in(change.new, change.path)
     return f"{_VERBS[change.action]} {change.path}: servers {before} -> {after}"
 
 
@@ -32,8 +32,8 @@ def plan_lines(plan: Plan) -> list[str]:
 
 
 def _plan_line(change: Change, held: bool) -> str:
-    before = set(endpoints_in(change.old))
-    after = set(endpoints_in(change.new))
+    before = set(endpoints_in(change.old, change.path))
+    after = set(endpoints_in(change.new, change.path))
     added = [f"+{ip}" for ip in sorted_servers(after - before)]
     removed = [f"-{ip}" for ip in sorted_servers(before - after)]
     diff = " ".join(added + removed)
@@ -48,8 +48,8 @@ def plan_document(plan: Plan) -> dict[str, object]:
         return {
             "action": change.action.value,
             "path": change.path,
-            "before": endpoints_in(change.old) if change.old is not None else None,
-            "after": endpoints_in(change.new) if change.new is not None else None,
+            "before": endpoints_in(change.old, change.path) if change.old is not None else None,
+            "after": endpoints_in(change.new, change.path) if change.new is not None else None,
             "held": held,
         }
 
@@ -63,7 +63,7 @@ def plan_document(plan: Plan) -> dict[str, object]:
 def service_map_lines(plan: Plan, pods_counted: int, pods_seen: int) -> list[str]:
     """-mockregistry's map: the nodes a first run would write."""
     nodes = {c.path: c.new for c in plan.changes if c.new is not None}
-    lines = [f"{path}: {', '.join(endpoints_in(data))}" for path, data in sorted(nodes.items())]
+    lines = [f"{path}: {', '.join(endpoints_in(data, path))}" for path, data in sorted(nodes.items())]
     lines.append(f"# {len(nodes)} services from {pods_counted} of {pods_seen} labelled pods")
     return lines
 

@@ -91,12 +91,17 @@ class Layouts:
         return self._of(path).unreadable(data)
 
 
-def endpoints_in(data: bytes | None) -> list[str]:
-    """The addresses a node of any layout lists, for people to read."""
+def endpoints_in(data: bytes | None, path: str = "") -> list[str]:
+    """The addresses a node of any layout lists, for people to read (a Dubbo
+    provider's is its name: its data is empty)."""
+    from urllib.parse import unquote_plus
+
     from lib.layouts.curator import CuratorLayout
     from lib.layouts.seed import decode_servers
 
     servers = decode_servers(data)
     if servers is None:
         servers = CuratorLayout.servers(data)
+    if servers is None and data == b"" and "://" in unquote_plus(path.rpartition("/")[2]):
+        servers = [unquote_plus(path.rpartition("/")[2]).split("?", 1)[0]]
     return servers or []

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
-from kazoo.client import KazooClient, TransactionRequest
+from kazoo.client import KazooClient
 from kazoo.exceptions import (
     BadVersionError,
     ConnectionLoss,
@@ -26,7 +26,6 @@ from kazoo.exceptions import (
     NoNodeError,
     NotEmptyError,
     OperationTimeoutError,
-    RolledBackError,
     SessionExpiredError,
 )
 from kazoo.handlers.threading import KazooTimeoutError
@@ -36,17 +35,10 @@ from kazoo.security import OPEN_ACL_UNSAFE
 
 from lib.model import Action, Change, Current, NodeState, Paths
 from lib.zk import calls
-from lib.zk.errors import LeadershipLost, RegistryError, RegistryTimeout
+from lib.zk.errors import RegistryTimeout
+from lib.zk.transactions import RECORD_WITH_NODE, add_ops, chunks, failed_change
 
 log = logging.getLogger(__name__)
-
-# Well below ZooKeeper's 1 MiB packet limit and large enough that a cold sync
-# of thousands of services takes a handful of round trips.
-MAX_TXN_OPS = 500
-MAX_TXN_BYTES = 512 * 1024
-
-# The data of an ownership record created in one transaction with its node.
-RECORD_WITH_NODE = b"with-node"
 
 CONFLICTS = (BadVersionError, NodeExistsError, NoNodeError)
 LOST = (ConnectionLoss, SessionExpiredError, OperationTimeoutError, KazooTimeoutError, RegistryTimeout)
@@ -228,7 +220,7 @@ class Registry:
         """
         result = ApplyResult()
         fence = self.fence()
-        pending = [(chunk, self._commit_async(chunk, fence)) for chunk in _chunks(changes)]
+        pending = [(chunk, self._commit_async(chunk, fence)) for chunk in chunks(changes)]
         while pending:
             chunk, async_result = pending.pop(0)
             try:
@@ -238,7 +230,7 @@ class Registry:
                 for change in chunk:
                     result.failed[change.path] = f"ZooKeeper connection lost: {type(exc).__name__}"
                 continue
-            bad, error = _failed_change(chunk, outcome, fence)
+            bad, error = failed_change(chunk, outcome, fence)
             if bad is None:
                 result.applied.extend(chunk)
                 self._restore_acls(chunk)
@@ -275,70 +267,5 @@ class Registry:
         if fence:
             txn.check(fence, -1)
         for change in changes:
-            self._ops(txn, change)
+            add_ops(txn, change, self.paths.record(change.path))
         return txn.commit_async()
-
-    def _ops(self, t: TransactionRequest, change: Change) -> None:
-        node, record = change.path, self.paths.record(change.path)
-        if change.action is Action.CREATE:
-            t.create(node, change.new)
-        elif change.action is Action.UPDATE and change.old == change.new:
-            t.check(node, change.version)
-        elif change.action in (Action.UPDATE, Action.ADOPT):
-            # An adoption always writes, even the same bytes: taking a node
-            # over must prove that we may write it.
-            t.set_data(node, change.new, version=change.version)
-        elif change.action is Action.DELETE:
-            t.delete(node, version=change.version)
-        if change.action is Action.ADOPT:
-            vouch = str(change.czxid).encode()
-            if change.claim:
-                t.create(record, vouch)
-            else:  # a record that vouched for an earlier node of that path
-                t.set_data(record, vouch)
-        elif change.claim:
-            if change.action is Action.CREATE:
-                t.create(record, RECORD_WITH_NODE)
-            else:
-                t.delete(record)
-
-
-def _failed_change(
-    chunk: list[Change], outcome: list[object], fence: str | None
-) -> tuple[Change | None, Exception | None]:
-    """The change whose operation made a transaction fail, and its error."""
-    if not any(isinstance(r, Exception) for r in outcome):
-        return None, None
-    index = 0
-    if fence:
-        if isinstance(outcome[0], Exception) and not isinstance(outcome[0], RolledBackError):
-            raise LeadershipLost(f"writer lock {fence} is gone")
-        index = 1
-    for change in chunk:
-        ops = _weight(change)[0]
-        for r in outcome[index : index + ops]:
-            if isinstance(r, Exception) and not isinstance(r, RolledBackError):
-                return change, r
-        index += ops
-    raise RegistryError(f"a transaction failed without naming an operation: {outcome!r}")
-
-
-def _weight(change: Change) -> tuple[int, int]:
-    ops = (0 if change.action is Action.FORGET else 1) + (1 if change.claim or change.action is Action.ADOPT else 0)
-    return ops, len(change.new or b"") + 2 * len(change.path) + 256
-
-
-def _chunks(changes: list[Change]) -> list[list[Change]]:
-    chunks: list[list[Change]] = []
-    current: list[Change] = []
-    ops = size = 0
-    for change in changes:
-        o, s = _weight(change)
-        if current and (ops + o > MAX_TXN_OPS or size + s > MAX_TXN_BYTES):
-            chunks.append(current)
-            current, ops, size = [], 0, 0
-        current.append(change)
-        ops, size = ops + o, size + s
-    if current:
-        chunks.append(current)
-    return chunks

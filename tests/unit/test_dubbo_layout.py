@@ -64,3 +64,14 @@ def test_the_folders_a_service_wrote_stay_in_scope_after_its_interface_changes()
     layout.nodes(state(ServiceDecl("greeter", None, {"port": 1, "interface": "a.New"})))
     assert covered == (set(), {"/dubbo/a.Old/providers", "/dubbo/greeter/providers"})
     assert layout.scope(["greeter"])[1] == {"/dubbo/a.New/providers", "/dubbo/greeter/providers"}
+
+
+def test_mock_and_dry_run_output_show_each_providers_url():
+    from lib.model import Action, Change, Plan
+    from lib.render import plan_lines, service_map_lines
+
+    decl = ServiceDecl("greeter", "1.0.0", {"port": 20880})
+    [(path, data)] = DubboLayout("/dubbo").nodes(state(decl))[0].items()
+    plan = Plan(changes=[Change(Action.CREATE, path, None, data, -1, True)])
+    assert service_map_lines(plan, 1, 1)[0].endswith(": dubbo://10.244.1.7:20880/greeter")
+    assert "+dubbo://10.244.1.7:20880/greeter" in plan_lines(plan)[0]
