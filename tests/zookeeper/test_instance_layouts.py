@@ -108,8 +108,8 @@ def test_real_clients_read_kube2zk_instances_beside_one_curator_registered_itsel
     assert [i["id"] for i in curator_reader.query(base, "orders")] == ["by-hand"]
 
 
-def greeter(name: str, ip: str, version: str = "1.0.0") -> PodInfo:
-    entry = {"serviceName": "greeter", "version": version, "port": 20880, "interface": "com.example.Greeter"}
+def greeter(name: str, ip: str, version: str = "1.0.0", **extra: str) -> PodInfo:
+    entry = {"serviceName": "greeter", "version": version, "port": 20880, "interface": "com.example.Greeter", **extra}
     return pod(name, ip, json.dumps([entry]))
 
 
@@ -122,12 +122,16 @@ def test_dubbo_consumers_find_exactly_the_providers_of_their_version_and_see_the
     dubbo_reader.register(droot, by_hand)
     subscription = dubbo_reader.subscribe(droot, "com.example.Greeter", version="1.0.0")
     loop = sync(bare_zk, root, *flags)  # one reconciler, as --loop keeps
-    loop.run(desired([greeter("a", "10.0.0.1"), greeter("b", "10.0.0.2", "2.0.0")]))
+    loop.run(
+        desired([greeter("a", "10.0.0.1"), greeter("b", "10.0.0.2", "2.0.0"), greeter("c", "10.0.0.3", group="blue")])
+    )
 
     hosts = {dubbo_params(u)[0] for u in dubbo_reader.lookup(droot, "com.example.Greeter", version="1.0.0")}
     assert hosts == {"dubbo://10.0.0.1:20880/com.example.Greeter", "dubbo://10.9.9.9:20880/com.example.Greeter"}
     v2 = dubbo_reader.lookup(droot, "com.example.Greeter", version="2.0.0")
     assert [dubbo_params(u)[0] for u in v2] == ["dubbo://10.0.0.2:20880/com.example.Greeter"]
+    blue = dubbo_reader.lookup(droot, "com.example.Greeter", version="1.0.0", group="blue")
+    assert [dubbo_params(u)[0] for u in blue] == ["dubbo://10.0.0.3:20880/com.example.Greeter"]
 
     # The service's pods go: kube2zk's providers go, the one Dubbo registered stays.
     loop.run(desired([]), only=["greeter"])
