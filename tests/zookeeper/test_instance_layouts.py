@@ -121,10 +121,12 @@ def test_dubbo_consumers_find_exactly_the_providers_of_their_version_and_see_the
     by_hand = dubbo_url("10.9.9.9:20880", "com.example.Greeter", version="1.0.0")
     dubbo_reader.register(droot, by_hand)
     subscription = dubbo_reader.subscribe(droot, "com.example.Greeter", version="1.0.0")
+    others = [f"{droot}/com.example.Greeter/{kind}/x" for kind in ("configurators", "routers", "consumers")]
+    for path in others:
+        bare_zk.create(path, b"theirs", makepath=True)
     loop = sync(bare_zk, root, *flags)  # one reconciler, as --loop keeps
-    loop.run(
-        desired([greeter("a", "10.0.0.1"), greeter("b", "10.0.0.2", "2.0.0"), greeter("c", "10.0.0.3", group="blue")])
-    )
+    pods = [greeter("a", "10.0.0.1"), greeter("b", "10.0.0.2", "2.0.0"), greeter("c", "10.0.0.3", group="blue")]
+    loop.run(desired(pods))
 
     hosts = {dubbo_params(u)[0] for u in dubbo_reader.lookup(droot, "com.example.Greeter", version="1.0.0")}
     assert hosts == {"dubbo://10.0.0.1:20880/com.example.Greeter", "dubbo://10.9.9.9:20880/com.example.Greeter"}
@@ -143,3 +145,4 @@ def test_dubbo_consumers_find_exactly_the_providers_of_their_version_and_see_the
     )
     dubbo_reader.unregister(droot, by_hand)
     eventually("empty:// once no provider is left", lambda: (subscription.latest() or [""])[0].startswith("empty://"))
+    assert all(bare_zk.get(path)[0] == b"theirs" for path in others)
