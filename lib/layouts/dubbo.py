@@ -53,6 +53,7 @@ class DubboLayout:
         # derive from a path alone (an interface need not be the service name).
         self._folders: dict[str, set[str]] = {}
         self._service: dict[str, str] = {}
+        self._paths: dict[str, set[str]] = {}
 
     def roots(self) -> list[str]:
         return [self.root]
@@ -78,7 +79,9 @@ class DubboLayout:
         problems: list[Problem] = []
         for name, endpoints in state.endpoints.items():
             folders = self._folders[name] = set()
-            self._service = {p: s for p, s in self._service.items() if s != name}
+            for path in self._paths.pop(name, ()):
+                self._service.pop(path, None)
+            paths = self._paths[name] = set()
             for pod, decl in endpoints:
                 try:
                     interface, url = self.provider(name, pod, decl)
@@ -88,6 +91,7 @@ class DubboLayout:
                 path = f"{self.folder(interface)}/{java_url_encode(url)}"
                 folders.add(self.folder(interface))
                 self._service[path] = name
+                paths.add(path)
                 nodes[path] = b""
         return nodes, problems
 
