@@ -162,6 +162,11 @@ class LayoutBench:
         paths = {n: f"{base}/{n}" for n in names if n != "seed"}
         return jobrun.Scope(b.ns, f"{base}/seed", f"{base}/kube2zk", layouts=names, paths=paths)
 
+    def drop(self, scope: jobrun.Scope) -> None:
+        """Delete a measured installation's nodes (all its paths share one parent):
+        ZooKeeper's 512 MB test-bed heap does not hold many 40,000-node copies."""
+        zkbench.delete_tree(self.bench.zk, scope.owner_root.rpartition("/")[0])
+
     def stats(self, scope: jobrun.Scope) -> dict[str, tuple[int, int, bytes]]:
         out = {}
         for name in scope.layouts:
@@ -281,6 +286,8 @@ class LayoutBench:
                         self.logs / f"{tag}-cold-{rep}.log",
                     )
                 colds.append(result)
+                if rep < reps - 1:
+                    self.drop(scope)  # the last one is kept for the no-op and 1% syncs
         out["cold"] = self.combine(colds)
         found = self.stats(scope)
         by_layout = {n: sum(1 for k in found if k.startswith(n + "/")) for n in names}
@@ -326,55 +333,59 @@ class LayoutBench:
                 target = self.scope(names, f"{tag}-profile-{mode}") if kind == "cold" else scope
                 jobrun.profile_job(target, self.bench.env, path, idle)
                 paths[kind, mode] = path
+                if kind == "cold":
+                    self.drop(target)
             texts[f"{'cold' if kind == 'cold' else 'no-op'} sync"] = jobrun.profile_highlights(
                 paths[kind, "wall"], paths[kind, "cpu"]
             )
         return texts
 
-    def small_change(self, sets: list[dict[str, Any]], items: list[dict[str, Any]]) -> None:
+    def small_change(self, out: dict[str, Any], items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Replace 1% of the pods, sync the set's kept installation once; the new listing."""
         work = self.bench.work
-        with self.phases("1% of pods replaced"):
+        names = tuple(out["layouts"])
+        tag = "+".join(names)
+        scope = out.pop("scope")
+        with self.phases(f"1% of pods replaced ({tag})"):
             affected = work.replace(0.01)
             work.wait_ready()
             fresh = self.bench.bed.raw_list(self.bench.ns)
-        for out in sets:
-            names = tuple(out["layouts"])
-            tag = "+".join(names)
-            scope = out.pop("scope")
-            want = set()
-            for name in names:
-                old, new = desired_nodes(name, items), desired_nodes(name, fresh)
-                want |= {f"{name}/{k}" for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
-            with self.phases(f"sync after the 1% change ({tag})"):
-                before = self.stats(scope)
-                result = self.job(scope, f"{tag}-small", f"{tag}: sync after the 1% change")
-                after = self.stats(scope)
-            changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
-            if changed != want:
-                self.issue(
-                    f"{tag}: sync after the 1% change",
-                    f"wrote {len(changed)} nodes, expected {len(want)}: "
-                    f"unexpected {sorted(changed - want)[:5]}, missing {sorted(want - changed)[:5]}",
-                    self.logs / f"{tag}-small-0.log",
-                )
-            s = result.summary
-            out["small"] = {
-                "pods": len(work.replaced),
-                "affected_services": len(affected),
-                "expected": {n: sum(1 for k in want if k.startswith(n + "/")) for n in names},
-                "written": {n: sum(1 for k in changed if k.startswith(n + "/")) for n in names},
-                "exact": changed == want,
-                "wall": result.wall,
-                "sync": result.sync,
-                "cpu": result.cpu,
-                "rss": result.maxrss_mb,
-                "created": s.get("created"),
-                "updated": s.get("updated"),
-                "deleted": s.get("deleted"),
-                "zk_writes": result.zk.writes,
-                "zk_reads": result.zk.reads,
-            }
-            log(f"  {tag}: 1% change: {out['small']}")
+        want = set()
+        for name in names:
+            old, new = desired_nodes(name, items), desired_nodes(name, fresh)
+            want |= {f"{name}/{k}" for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
+        with self.phases(f"sync after the 1% change ({tag})"):
+            before = self.stats(scope)
+            result = self.job(scope, f"{tag}-small", f"{tag}: sync after the 1% change")
+            after = self.stats(scope)
+        changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+        if changed != want:
+            self.issue(
+                f"{tag}: sync after the 1% change",
+                f"wrote {len(changed)} nodes, expected {len(want)}: "
+                f"unexpected {sorted(changed - want)[:5]}, missing {sorted(want - changed)[:5]}",
+                self.logs / f"{tag}-small-0.log",
+            )
+        self.drop(scope)
+        s = result.summary
+        out["small"] = {
+            "pods": len(work.replaced),
+            "affected_services": len(affected),
+            "expected": {n: sum(1 for k in want if k.startswith(n + "/")) for n in names},
+            "written": {n: sum(1 for k in changed if k.startswith(n + "/")) for n in names},
+            "exact": changed == want,
+            "wall": result.wall,
+            "sync": result.sync,
+            "cpu": result.cpu,
+            "rss": result.maxrss_mb,
+            "created": s.get("created"),
+            "updated": s.get("updated"),
+            "deleted": s.get("deleted"),
+            "zk_writes": result.zk.writes,
+            "zk_reads": result.zk.reads,
+        }
+        log(f"  {tag}: 1% change: {out['small']}")
+        return fresh
 
     def run(self) -> dict[str, Any]:
         bench, args = self.bench, self.args
@@ -393,8 +404,10 @@ class LayoutBench:
             listing, items = self.list_floor()
         if listing["pods_listed"] != args.pods:
             raise SystemExit(f"listed {listing['pods_listed']} pods, expected {args.pods}")
-        sets = [self.measure_set(names, listing, items) for names in args.layout_sets]
-        self.small_change(sets, items)
+        sets = []
+        for names in args.layout_sets:  # each set on the pods as the last one's 1% change left them
+            sets.append(self.measure_set(names, listing, items))
+            items = self.small_change(sets[-1], items)
         del items
         with self.phases("clean-up"):
             zkbench.delete_tree(bench.zk, bench.root)

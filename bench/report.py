@@ -652,7 +652,8 @@ def layouts_set_rows(r: dict[str, Any], s: dict[str, Any]) -> list[tuple[str, st
     found = sum(cold.get("found", {}).values())
     rows = [
         (
-            f"floor: create {total} nodes ({_nodes_text(fl['nodes'])}; txns of 500 ops, {fl['bytes'] / 1e6:.1f} MB)",
+            f"floor: create {total} nodes ({_nodes_text(fl['nodes'])}; txns of 500 ops, "
+            f"{fl['bytes'] / 1e6:.1f} MB of data)",
             fmt(fl["write"], "s"),
             "",
             "",
