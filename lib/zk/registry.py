@@ -11,6 +11,7 @@ connection loss within it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ CONFLICTS = (BadVersionError, NodeExistsError, NoNodeError)
 LOST = (ConnectionLoss, SessionExpiredError, OperationTimeoutError, KazooTimeoutError, RegistryTimeout)
 
 T = TypeVar("T")
+
+READ_WINDOW = 2000  # node reads in flight at once
 
 
 @dataclass
@@ -188,26 +191,37 @@ class Registry:
         return result
 
     def _collect(self, paths: list[str]) -> dict[str, NodeState]:
-        """Send every read before waiting for any: one round trip per node
-        would dominate a sync of thousands."""
-        pending = [(path, self.zk.get_async(path)) for path in paths]
+        """Keep many reads in flight (one round trip per node would dominate
+        a sync of thousands), but not all at once: tens of thousands of
+        pending answers would hold their memory together."""
         nodes: dict[str, NodeState] = {}
-        for path, result in pending:
-            try:
-                data, stat = self._wait(result)
-            except NoNodeError:  # deleted since it was listed
-                continue
-            nodes[path] = NodeState(data or b"", stat.version, stat.czxid, stat.numChildren)
+        for start in range(0, len(paths), READ_WINDOW):
+            window = paths[start : start + READ_WINDOW]
+            for path, reply in [(path, self.zk.get_async(path)) for path in window]:
+                try:
+                    data, stat = self._wait(reply)
+                except NoNodeError:  # deleted since it was listed
+                    continue
+                nodes[path] = NodeState(data or b"", stat.version, stat.czxid, stat.numChildren)
         return nodes
 
     # -- writing -----------------------------------------------------------
     def prepare(self, directories: Iterable[str]) -> None:
-        """Create these folders and our record folders for them when missing."""
-        folders = sorted({p for d in directories for p in (d, self.paths.records(d))})
+        """Create these folders and our record folders for them when missing:
+        one pipelined check of them and their parents, then the missing ones
+        created a level at a time, each level pipelined (kazoo's ensure_path
+        costs two checks and a create per folder, one after the other)."""
+        wanted = {p for d in directories for p in (d, self.paths.records(d))}
+        folders = sorted({a for p in wanted for a in _ancestors(p)}, key=lambda p: (p.count("/"), p))
 
         def ensure() -> None:
-            for reply in [self.zk.ensure_path_async(path) for path in folders]:
-                self._wait(reply)
+            checks = [(p, self.zk.exists_async(p)) for p in folders]
+            missing = [p for p, reply in checks if self._wait(reply) is None]
+            for depth in sorted({p.count("/") for p in missing}):
+                level = [p for p in missing if p.count("/") == depth]
+                for reply in [self.zk.create_async(p, b"") for p in level]:
+                    with contextlib.suppress(NodeExistsError):  # made by someone else meanwhile
+                        self._wait(reply)
 
         self._retried(ensure)
 
@@ -269,3 +283,9 @@ class Registry:
         for change in changes:
             add_ops(txn, change, self.paths.record(change.path))
         return txn.commit_async()
+
+
+def _ancestors(path: str) -> list[str]:
+    """``/a/b/c`` -> ``/a``, ``/a/b``, ``/a/b/c``."""
+    parts = path.strip("/").split("/")
+    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
