@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from helpers import REPO, job_command
@@ -255,3 +256,16 @@ def profile_highlights(wall_path: Path, cpu_path: Path, top: int = 12) -> str:
     for f, n in cpu.leaf.most_common(8):
         lines.append(f"| `{f}` | {n / 250:.2f} s ({100 * n / max(1, cpu.samples):.0f}%) |")
     return "\n".join(lines)
+
+
+def combine(results: list[JobResult]) -> dict[str, Any]:
+    """The figures of repeated runs of one job: medians, and the peak RSS."""
+    return {
+        "wall": median([r.wall for r in results]),
+        "sync": median([r.sync for r in results]),
+        "cpu": median([r.cpu for r in results]),
+        "rss": max(r.maxrss_mb for r in results),
+        "zk_reads": int(median([r.zk.reads for r in results])),
+        "zk_writes": int(median([r.zk.writes for r in results])),
+        "zxid": int(median([r.zk.zxid for r in results])),
+    }

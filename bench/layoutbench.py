@@ -199,17 +199,6 @@ class LayoutBench:
         log(f"  PROBLEM: {what}: {problem}" + "".join(f"\n    {line}" for line in lines))
         self.issues.append({"what": what, "problem": problem, "log": lines, "log_file": str(log_path or "")})
 
-    @staticmethod
-    def combine(results: list[jobrun.JobResult]) -> dict[str, Any]:
-        return {
-            "wall": median([r.wall for r in results]),
-            "sync": median([r.sync for r in results]),
-            "cpu": median([r.cpu for r in results]),
-            "rss": max(r.maxrss_mb for r in results),
-            "zk_reads": int(median([r.zk.reads for r in results])),
-            "zk_writes": int(median([r.zk.writes for r in results])),
-        }
-
     # -- the measurements ------------------------------------------------------------------------
     def list_floor(self) -> tuple[dict[str, float], list[dict[str, Any]]]:
         bed, reps = self.bench.bed, self.args.reps
@@ -265,7 +254,7 @@ class LayoutBench:
             empty = self.scope(names, f"{tag}-empty")
             empty.namespace = f"{self.bench.ns}-empty"
             self.bench.bed.ensure_namespace(empty.namespace)
-            out["fixed"] = self.combine(
+            out["fixed"] = jobrun.combine(
                 [self.job(empty, f"{tag}-empty", f"{tag}: empty namespace") for _ in range(reps)]
             )
         with self.phases(f"floors ({tag})"):
@@ -288,7 +277,7 @@ class LayoutBench:
                 colds.append(result)
                 if rep < reps - 1:
                     self.drop(scope)  # the last one is kept for the no-op and 1% syncs
-        out["cold"] = self.combine(colds)
+        out["cold"] = jobrun.combine(colds)
         found = self.stats(scope)
         by_layout = {n: sum(1 for k in found if k.startswith(n + "/")) for n in names}
         out["cold"]["found"] = by_layout
@@ -312,7 +301,7 @@ class LayoutBench:
         written = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
         if written:
             self.issue(f"{tag}: no-op syncs", f"{len(written)} nodes written, e.g. {written[:5]}")
-        out["noop"] = {**self.combine(noops), "node_writes": len(written), "nodes_checked": len(after)}
+        out["noop"] = {**jobrun.combine(noops), "node_writes": len(written), "nodes_checked": len(after)}
         if not self.args.no_profile:
             with self.phases(f"profiles ({tag})"):
                 out["profile"] = self.profile(names, tag, scope)

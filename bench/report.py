@@ -32,6 +32,35 @@ def verdict(ok: bool | None) -> str:
     return "–" if ok is None else "met" if ok else "**not met**"
 
 
+def fixed_row(fixed: dict[str, Any]) -> tuple[str, str, str, str, str, str]:
+    wall_cpu = f"{fmt(fixed['wall'], 's')} / {fmt(fixed['cpu'], 's')}"
+    return ("job run against an empty namespace (fixed cost), wall / CPU", wall_cpu, "", "", "", "")
+
+
+def noop_requests_row(noop: dict[str, Any]) -> tuple[str, str, str, str, str, str]:
+    requests = f"{noop['zk_reads']} / {noop['zk_writes']}"
+    return ("no-op sync, ZooKeeper requests (reads / writes: session + writer lock)", requests, "", "", "", "")
+
+
+def print_phases(results: dict[str, Any]) -> None:
+    """The time per phase and the total, as the harness prints them."""
+    for name, seconds in results["phases"].items():
+        print(f"{name:45} {seconds:8.1f} s")
+    print(f"{'total':45} {results['total_s']:8.1f} s")
+
+
+def write_section(path: Path, title: str, begin: str, end: str, generated: str) -> None:
+    """Replace what stands between ``begin`` and ``end`` in ``path``, or add
+    the section ``title`` at the end; what is written by hand stays."""
+    text = path.read_text()
+    if begin in text and end in text:
+        head, _, rest = text.partition(begin)
+        _, _, tail = rest.partition(end)
+        path.write_text(head + generated + tail)
+    else:
+        path.write_text(text.rstrip("\n") + f"\n\n## {title}\n\n" + generated + "\n")
+
+
 def sync_rows(label: str, run: dict[str, Any], floor: float) -> list[tuple[str, str, str, str, str, str]]:
     """Wall (process and in-process), CPU and RSS rows of one kind of job run."""
     return [
@@ -69,14 +98,7 @@ def main_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
         (f"floor: create {m['services']} nodes (txns of 500 ops)", fmt(fl["write"], "s"), "", "", "", ""),
         (f"floor: pipelined read of {m['services']} nodes", fmt(fl["read"], "s"), "", "", "", ""),
         ("job start-up: interpreter + `import kube2zk_job`", fmt(r["startup"], "s"), "", "", "", ""),
-        (
-            "job run against an empty namespace (fixed cost), wall / CPU",
-            f"{fmt(r['fixed']['wall'], 's')} / {fmt(r['fixed']['cpu'], 's')}",
-            "",
-            "",
-            "",
-            "",
-        ),
+        fixed_row(r["fixed"]),
         *sync_rows("cold sync", cold, cold_floor),
         (
             "cold sync, ZooKeeper requests (reads / writes; floor: its transactions)",
@@ -95,14 +117,7 @@ def main_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
             "0",
             verdict(noop["node_writes"] == 0),
         ),
-        (
-            "no-op sync, ZooKeeper requests (reads / writes: session + writer lock)",
-            f"{noop['zk_reads']} / {noop['zk_writes']}",
-            "",
-            "",
-            "",
-            "",
-        ),
+        noop_requests_row(noop),
     ]
     if "small" in m:
         s = m["small"]
@@ -608,14 +623,7 @@ def soak_markdown(r: dict[str, Any]) -> str:
 
 def write_soak(path: Path, r: dict[str, Any]) -> None:
     """Replace the generated part of the Soak section (or add the section at the end)."""
-    generated = soak_markdown(r)
-    text = path.read_text()
-    if SOAK_BEGIN in text and SOAK_END in text:
-        head, _, rest = text.partition(SOAK_BEGIN)
-        _, _, tail = rest.partition(SOAK_END)
-        path.write_text(head + generated + tail)
-    else:
-        path.write_text(text.rstrip("\n") + "\n\n## Soak\n\n" + generated + "\n")
+    write_section(path, "Soak", SOAK_BEGIN, SOAK_END, soak_markdown(r))
 
 
 # -- the layouts (bench/run.py --layouts ...) ---------------------------------------------------
@@ -661,14 +669,7 @@ def layouts_set_rows(r: dict[str, Any], s: dict[str, Any]) -> list[tuple[str, st
             "",
         ),
         (f"floor: pipelined read of {total} nodes", fmt(fl["read"], "s"), "", "", "", ""),
-        (
-            "job run against an empty namespace (fixed cost), wall / CPU",
-            f"{fmt(s['fixed']['wall'], 's')} / {fmt(s['fixed']['cpu'], 's')}",
-            "",
-            "",
-            "",
-            "",
-        ),
+        fixed_row(s["fixed"]),
         *sync_rows("cold sync", cold, cold_floor),
         (
             "cold sync, nodes in ZooKeeper after it (by layout)",
@@ -695,14 +696,7 @@ def layouts_set_rows(r: dict[str, Any], s: dict[str, Any]) -> list[tuple[str, st
             "0",
             verdict(noop["node_writes"] == 0),
         ),
-        (
-            "no-op sync, ZooKeeper requests (reads / writes: session + writer lock)",
-            f"{noop['zk_reads']} / {noop['zk_writes']}",
-            "",
-            "",
-            "",
-            "",
-        ),
+        noop_requests_row(noop),
     ]
     sm = s.get("small")
     if sm:
@@ -825,11 +819,4 @@ def layouts_markdown(r: dict[str, Any]) -> str:
 
 def write_layouts(path: Path, r: dict[str, Any]) -> None:
     """Replace the generated part of the Layouts section (or add the section at the end)."""
-    generated = layouts_markdown(r)
-    text = path.read_text()
-    if LAYOUTS_BEGIN in text and LAYOUTS_END in text:
-        head, _, rest = text.partition(LAYOUTS_BEGIN)
-        _, _, tail = rest.partition(LAYOUTS_END)
-        path.write_text(head + generated + tail)
-    else:
-        path.write_text(text.rstrip("\n") + "\n\n## Layouts\n\n" + generated + "\n")
+    write_section(path, "Layouts", LAYOUTS_BEGIN, LAYOUTS_END, layouts_markdown(r))

@@ -226,18 +226,6 @@ class Bench:
         )
         return result
 
-    @staticmethod
-    def combine(results: list[jobrun.JobResult]) -> dict[str, Any]:
-        return {
-            "wall": median([r.wall for r in results]),
-            "sync": median([r.sync for r in results]),
-            "cpu": median([r.cpu for r in results]),
-            "rss": max(r.maxrss_mb for r in results),
-            "zk_reads": int(median([r.zk.reads for r in results])),
-            "zk_writes": int(median([r.zk.writes for r in results])),
-            "zxid": int(median([r.zk.zxid for r in results])),
-        }
-
     def measure_size(self, n: int, services: int, main: bool) -> dict[str, Any]:
         reps = self.args.reps
         added = n - self.work.count
@@ -280,8 +268,8 @@ class Bench:
             "added": added,
             "floors": floors,
             "floor_write_txns": math.ceil(services / zkbench.TXN_OPS),
-            "cold": self.combine(colds),
-            "noop": {**self.combine(noops), "node_writes": node_writes},
+            "cold": jobrun.combine(colds),
+            "noop": {**jobrun.combine(noops), "node_writes": node_writes},
         }
         log(
             f"  {n} pods: list {floors['list']:.3f}s write {floors['write']:.3f}s read {floors['read']:.3f}s | "
@@ -374,7 +362,7 @@ class Bench:
         with self.phases("fixed cost: runs against an empty namespace"):
             empty = jobrun.Scope(f"{self.ns}-empty", f"{self.root}/empty/services", f"{self.root}/empty/kube2zk")
             self.bed.ensure_namespace(empty.namespace)
-            fixed = self.combine([self.job(empty, "empty") for _ in range(self.args.reps)])
+            fixed = jobrun.combine([self.job(empty, "empty") for _ in range(self.args.reps)])
         sizes = []
         for n in self.args.size_list:
             services = n // self.per
@@ -446,9 +434,7 @@ def layouts_main(args: argparse.Namespace) -> int:
     for block in report.layouts_text(results):
         print(block)
         print()
-    for name, seconds in results["phases"].items():
-        print(f"{name:45} {seconds:8.1f} s")
-    print(f"{'total':45} {results['total_s']:8.1f} s")
+    report.print_phases(results)
     if args.write:
         report.write_layouts(REPO / "BENCHMARKS.md", results)
         log("wrote the Layouts section of BENCHMARKS.md")
@@ -488,9 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report.text_table(report.scaling_rows(results), report.SCALING_HEADER))
     print()
-    for name, seconds in results["phases"].items():
-        print(f"{name:45} {seconds:8.1f} s")
-    print(f"{'total':45} {results['total_s']:8.1f} s")
+    report.print_phases(results)
     if args.write:
         report.plot(results, HERE / "scaling.png")
         report.write_benchmarks(REPO / "BENCHMARKS.md", results)

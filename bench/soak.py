@@ -602,9 +602,7 @@ def main(bench: Any, args: argparse.Namespace, repo: Path) -> int:
     print()
     print(report.text_table(report.soak_minute_rows(results), report.SOAK_MINUTE_HEADER))
     print()
-    for name, seconds in results["phases"].items():
-        print(f"{name:45} {seconds:8.1f} s")
-    print(f"{'total':45} {results['total_s']:8.1f} s")
+    report.print_phases(results)
     log(f"samples: {path}")
     if args.write:
         report.write_soak(repo / "BENCHMARKS.md", results)

@@ -62,7 +62,6 @@ class SyncReport:
     unreadable: dict[str, str] = field(default_factory=dict)  # others' nodes in our folders readers cannot parse
     failed: dict[str, str] = field(default_factory=dict)  # path -> reason
     plan: Plan = field(default_factory=Plan)
-    owned: int = 0  # nodes this owner holds after the run
     connection_lost: bool = False
     duration: float = 0.0
 
@@ -219,7 +218,6 @@ class Reconciler:
         report.recreated = self._recreated(plan, current)
         if scope is None:
             self.owned = sum(1 for o in current.owners.values() if o == owner)
-        report.owned = self.owned
         held = self.budget.hold(plan, self.owned, scope)
         report.held_deletions = [c.path for c in held]
         report.unchanged = len(plan.unchanged)

@@ -95,9 +95,6 @@ class PodIndex:
             self.invalid.add(key)
         return problems
 
-    def services(self) -> set[str]:
-        return set(self.providers)
-
     def declarations(self, name: str) -> list[tuple[str, ServiceDecl]]:
         """(pod, declaration) of every pod declaring ``name``, for layouts
         that need more than the address (a version, a port)."""

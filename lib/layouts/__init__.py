@@ -8,6 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from lib.layouts.curator import CuratorLayout
+from lib.layouts.dubbo import DubboLayout
+from lib.layouts.seed import decode_servers
 from lib.model import DesiredState, Problem
 
 
@@ -23,7 +26,6 @@ class Layout(Protocol):
     def owns(self, path: str) -> bool: ...
     def nodes(self, state: DesiredState) -> tuple[dict[str, bytes], list[Problem]]: ...
     def merge(self, new: bytes, old: bytes | None) -> bytes: ...
-    def servers(self, data: bytes | None) -> list[str] | None: ...
     def unreadable(self, data: bytes | None) -> str | None: ...
 
 
@@ -66,9 +68,6 @@ class Layouts:
     def service_of(self, path: str) -> str:
         return self._of(path).service_of(path)
 
-    def owns(self, path: str) -> bool:
-        return any(layout.owns(path) for layout in self.layouts)
-
     def per_folder(self, path: str) -> bool:
         return self._of(path).per_directory
 
@@ -84,24 +83,15 @@ class Layouts:
     def merge(self, path: str, new: bytes, old: bytes | None) -> bytes:
         return self._of(path).merge(new, old)
 
-    def servers(self, path: str, data: bytes | None) -> list[str] | None:
-        return self._of(path).servers(data)
-
     def unreadable(self, path: str, data: bytes | None) -> str | None:
         return self._of(path).unreadable(data)
 
 
 def endpoints_in(data: bytes | None, path: str = "") -> list[str]:
-    """The addresses a node of any layout lists, for people to read (a Dubbo
-    provider's is its name: its data is empty)."""
-    from urllib.parse import unquote_plus
-
-    from lib.layouts.curator import CuratorLayout
-    from lib.layouts.seed import decode_servers
-
+    """The addresses a node of any layout lists, for people to read."""
     servers = decode_servers(data)
     if servers is None:
         servers = CuratorLayout.servers(data)
-    if servers is None and data == b"" and "://" in unquote_plus(path.rpartition("/")[2]):
-        servers = [unquote_plus(path.rpartition("/")[2]).split("?", 1)[0]]
+    if servers is None and data == b"":
+        servers = DubboLayout.provider_of(path)
     return servers or []

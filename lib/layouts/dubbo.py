@@ -122,8 +122,12 @@ class DubboLayout:
     def merge(self, new: bytes, old: bytes | None) -> bytes:
         return new
 
-    def servers(self, data: bytes | None) -> list[str] | None:
-        return None
+    @staticmethod
+    def provider_of(path: str) -> list[str] | None:
+        """``protocol://host:port/interface`` of a provider node's name, for
+        people to read (its data is empty)."""
+        url = unquote_plus(path.rpartition("/")[2])
+        return [url.split("?", 1)[0]] if "://" in url else None
 
     @staticmethod
     def unreadable(data: bytes | None) -> str | None:

