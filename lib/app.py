@@ -34,8 +34,10 @@ from lib.logs import setup_logging
 from lib.model import Paths
 from lib.plan.budget import DeletionWindow
 from lib.render import plan_document, plan_lines, service_map_document, service_map_lines
+from lib.report import ExitCode, SyncReport
 from lib.settings import Settings, UsageError, load_settings, usage_error_exit
-from lib.sync import ExitCode, Reconciler, SyncReport
+from lib.status import collect
+from lib.sync import Reconciler
 from lib.zk.connect import connect, disconnect
 from lib.zk.errors import LeadershipLost, RegistryError, RegistrySetupError
 from lib.zk.guard import check_parents
@@ -43,6 +45,11 @@ from lib.zk.lock import Leadership
 from lib.zk.registry import Registry
 
 log = logging.getLogger("kube2zk")
+
+
+# Commands besides the default sync; "reap OWNER" is a sync that also removes
+# a stopped installation's contributions.
+COMMANDS = ("status", "reap")
 
 
 class Locked(Exception):
@@ -60,7 +67,7 @@ def layouts_of(settings: Settings) -> Layouts:
         if name == "seed":
             chosen.append(SeedLayout(paths_of(settings), sync.node_config, enforce_config=sync.enforce_config))
         elif name == "curator":
-            chosen.append(CuratorLayout(sync.curator_path, sync.curator_payload or None))
+            chosen.append(CuratorLayout(sync.curator_path, sync.curator_payload or None, sync.owner_id))
         elif name == "dubbo":
             chosen.append(DubboLayout(sync.dubbo_root))
     return Layouts(chosen)
@@ -240,12 +247,45 @@ def run(settings: Settings) -> ExitCode:
         return ExitCode.REGISTRY
 
 
+def run_status(settings: Settings) -> int:
+    """Print who holds what; read only (no lock, no chroot created)."""
+    zk = connect(settings.zk, create_chroot=False)
+    try:
+        registry = Registry(zk, paths_of(settings), timeout=settings.zk.timeout)
+        status = collect(registry, layouts_of(settings), settings.sync)
+    except RegistryError as exc:
+        log.error("%s", exc)
+        return ExitCode.REGISTRY
+    finally:
+        disconnect(zk)
+    as_json = settings.output.output == "json"
+    print(json.dumps(status.document(), indent=2) if as_json else "\n".join(status.lines()))
+    return status.exit_code
+
+
+def parse_command(args: Sequence[str]) -> tuple[str, Settings]:
+    """``[status | reap OWNER] [flags]``: the command and its settings."""
+    args = list(args)
+    command = args[0] if args and args[0] in COMMANDS else "sync"
+    if command == "reap":
+        if len(args) < 2 or args[1].startswith("-"):
+            raise UsageError("reap: name the owner (-owner-id of the stopped installation) whose contributions go")
+        return command, load_settings(args[2:], reap=[args[1]])
+    return command, load_settings(args[1:] if command == "status" else args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        settings = load_settings(sys.argv[1:] if argv is None else argv)
+        command, settings = parse_command(sys.argv[1:] if argv is None else argv)
     except UsageError as exc:
         usage_error_exit(str(exc))
     setup_logging(settings.output.log_format, settings.output.log_level)
+    if command == "status":
+        try:
+            return run_status(settings)
+        except RegistryError as exc:
+            log.error("%s", exc)
+            return int(ExitCode.REGISTRY)
     # Everything imported so far lives as long as the process: keep the
     # garbage collector from scanning it again and again.
     gc.freeze()

@@ -18,6 +18,10 @@ ANNOTATION = "rpc-service"
 # so such data is refused before it is sent.
 MAX_NODE_BYTES = 1024 * 1024 - 16 * 1024
 
+# The data of an ownership record created in one transaction with its node:
+# it vouches for the node by sharing its creation zxid.
+RECORD_WITH_NODE = b"with-node"
+
 
 @dataclass(frozen=True)
 class ServiceDecl:
@@ -93,6 +97,24 @@ class DesiredState:
 # -- nodes, as the planner and the registry see them ---------------------------------
 
 
+@dataclass(frozen=True)
+class OwnerState:
+    """An installation as ZooKeeper shows it: whether a writer holds its lock
+    now, and the heartbeat its writer leaves after each finished sync."""
+
+    owner: str
+    live: bool  # a writer session holds the owner's lock
+    heartbeat: Mapping[str, Any] | None  # the status document, None when never written
+    beat_at: float | None  # when it was written (epoch seconds)
+
+    def silent_for(self, now: float) -> float | None:
+        """Seconds since its writer was last seen: 0 while it holds the lock,
+        None when it never left a heartbeat (an older version, or never ran)."""
+        if self.live:
+            return 0.0
+        return None if self.beat_at is None else max(0.0, now - self.beat_at)
+
+
 class Action(enum.Enum):
     CREATE = "create"
     UPDATE = "update"
@@ -110,6 +132,14 @@ class NodeState:
 
 
 @dataclass(frozen=True)
+class RecordState:
+    """An ownership record as read: its data and its own creation zxid."""
+
+    data: bytes
+    czxid: int
+
+
+@dataclass(frozen=True)
 class Current:
     """What the registry read: the nodes that matter and who owns which path."""
 
@@ -118,6 +148,31 @@ class Current:
     # node path -> the creation zxid our record vouches for, when it was read
     # along (None: not read, ask the registry for the paths about to change)
     vouched: Mapping[str, int] | None = None
+    # Shared nodes (the seed layout): path -> owner -> that owner's record,
+    # read after the node so that a record changed since is never missed.
+    shares: Mapping[str, Mapping[str, RecordState]] = field(default_factory=dict)
+
+
+class RecordOp(enum.Enum):
+    CREATE = "create"
+    SET = "set"
+    REPLACE = "replace"  # delete and create in one go: the record's czxid becomes the node's
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class RecordWrite:
+    """A write to a record of a shared node, in the node's transaction.
+    ``owner`` is "" for our own record, else the stopped owner being reaped."""
+
+    op: RecordOp
+    owner: str
+    data: bytes = b""
+
+    @property
+    def reaps(self) -> bool:
+        """Removes another owner's contribution (a stopped installation)."""
+        return self.op is RecordOp.DELETE and self.owner != ""
 
 
 @dataclass(frozen=True)
@@ -129,10 +184,26 @@ class Change:
     version: int  # node version the write is conditional on (-1: create)
     claim: bool  # create (create/adopt) or delete (delete/forget) our ownership record
     czxid: int = 0  # the node's creation zxid, for an adoption's record
+    # Shared nodes: the record writes that go with the node's (``claim`` is
+    # then unused). Another owner's record is only ever deleted (reaped).
+    records: tuple[RecordWrite, ...] = ()
 
     @property
     def name(self) -> str:
         return self.path.rsplit("/", 1)[1]
+
+    @property
+    def reaped(self) -> list[str]:
+        """Owners whose contribution this change removes."""
+        return [r.owner for r in self.records if r.reaps]
+
+    @property
+    def removes(self) -> int:
+        """What this change takes away as the deletion budget counts it: a
+        node, or else each stopped owner's contribution it removes."""
+        if self.action is Action.FORGET:
+            return 0
+        return 1 if self.action is Action.DELETE else len(self.reaped)
 
 
 @dataclass
@@ -171,7 +242,11 @@ class Paths:
     @property
     def records_root(self) -> str:
         """The folder of this owner's record folders, one per directory."""
-        return f"{self.owners_root}/{self.owner_id}"
+        return self.owner_folder()
+
+    def owner_folder(self, owner: str | None = None) -> str:
+        """An owner's folder: its lock, its heartbeat and its record folders."""
+        return f"{self.owners_root}/{owner or self.owner_id}"
 
     def records(self, directory: str, owner: str | None = None) -> str:
         """The folder of one owner's records of the nodes in ``directory``."""
@@ -183,4 +258,11 @@ class Paths:
 
     @property
     def lock(self) -> str:
-        return f"{self.owners_root}/{self.owner_id}/lock"
+        return self.lock_of(self.owner_id)
+
+    def lock_of(self, owner: str) -> str:
+        return f"{self.owners_root}/{owner}/lock"
+
+    def status(self, owner: str | None = None) -> str:
+        """An owner's heartbeat: when its writer last finished a sync, and how."""
+        return f"{self.owners_root}/{owner or self.owner_id}/status"

@@ -10,125 +10,25 @@ empty registry, without contacting ZooKeeper).
 
 from __future__ import annotations
 
-import enum
 import logging
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 
 from lib.kube.events import EventRecorder
 from lib.layouts import Layouts
-from lib.model import MAX_NODE_BYTES, Action, Change, Current, DesiredState, Plan, Problem
+from lib.liveness import Liveness
+from lib.model import MAX_NODE_BYTES, Action, Change, Current, DesiredState, Plan, RecordState
 from lib.plan.budget import DeletionWindow
 from lib.plan.diff import compute_plan, drop_recreated
+from lib.plan.shares import SharedPlan, plan_shared
 from lib.render import describe_change
+from lib.report import SyncReport, report_problems
 from lib.settings.groups import SyncSettings
-from lib.zk.registry import ApplyResult, Registry
+from lib.zk.registry import Registry
 
 log = logging.getLogger(__name__)
 
 CONFLICT_ROUNDS = 3
-
-
-class ExitCode(enum.IntEnum):
-    """The exit status of a run; when several apply, the first listed in
-    ``SyncReport.exit_code`` wins (and the summary line names them all)."""
-
-    OK = 0
-    PARTIAL = 1  # some nodes failed, or invalid annotations with --strict
-    USAGE = 2
-    SOURCE = 3  # Kubernetes unreachable, forbidden or a failed list
-    REGISTRY = 4  # ZooKeeper unreachable or lost during the run
-    LOCKED = 5  # another run of the same owner holds the writer lock
-    HELD = 6  # deletions above the deletion budget were held
-    NOT_OWNED = 7  # a declared service's node exists but no kube2zk owns it (use -adopt)
-
-
-@dataclass
-class SyncReport:
-    pods_seen: int = 0
-    pods_counted: int = 0
-    services: int = 0
-    created: int = 0
-    updated: int = 0
-    adopted: int = 0
-    deleted: int = 0
-    unchanged: int = 0
-    foreign: dict[str, str] = field(default_factory=dict)  # path -> owner, "" when unowned
-    problems: list[Problem] = field(default_factory=list)
-    oversized: dict[str, str] = field(default_factory=dict)  # path -> reason
-    held_deletions: list[str] = field(default_factory=list)
-    recreated: list[str] = field(default_factory=list)  # recorded as ours, but made again by someone else
-    unreadable: dict[str, str] = field(default_factory=dict)  # others' nodes in our folders readers cannot parse
-    failed: dict[str, str] = field(default_factory=dict)  # path -> reason
-    plan: Plan = field(default_factory=Plan)
-    connection_lost: bool = False
-    duration: float = 0.0
-
-    @property
-    def not_owned(self) -> list[str]:
-        return sorted(path for path, owner in self.foreign.items() if not owner)
-
-    @property
-    def warnings(self) -> int:
-        return len(self.problems) + len(self.foreign) + len(self.oversized) + len(self.unreadable)
-
-    def exit_code(self, strict: bool = False) -> ExitCode:
-        if self.connection_lost:
-            return ExitCode.REGISTRY
-        if self.held_deletions:
-            return ExitCode.HELD
-        if self.failed or self.oversized or (strict and self.problems):
-            return ExitCode.PARTIAL
-        if self.not_owned:
-            return ExitCode.NOT_OWNED
-        return ExitCode.OK
-
-    def count(self, result: ApplyResult) -> None:
-        for change in result.applied:
-            if change.action is Action.CREATE:
-                self.created += 1
-            elif change.action is Action.UPDATE:
-                self.updated += 1
-            elif change.action is Action.ADOPT:
-                self.adopted += 1
-            elif change.action is Action.DELETE:
-                self.deleted += 1
-        self.failed.update(result.failed)
-        self.connection_lost |= result.connection_lost
-
-    def figures(self) -> dict[str, int | float]:
-        """The run's counts, for the summary line and JSON logs."""
-        return {
-            "pods_seen": self.pods_seen,
-            "pods_counted": self.pods_counted,
-            "services": self.services,
-            "created": self.created,
-            "updated": self.updated,
-            "adopted": self.adopted,
-            "deleted": self.deleted,
-            "unchanged": self.unchanged,
-            "failed": len(self.failed),
-            "deletions_held": len(self.held_deletions),
-            "not_owned": len(self.not_owned),
-            "warnings": self.warnings,
-            "duration": round(self.duration, 3),
-        }
-
-    def summary(self) -> str:
-        f = self.figures()
-        return (
-            f"sync done: pods seen {f['pods_seen']}, counted {f['pods_counted']}, services {f['services']}; "
-            f"created {f['created']}, updated {f['updated']}, adopted {f['adopted']}, deleted {f['deleted']}, "
-            f"unchanged {f['unchanged']}, failed {f['failed']}, deletions held {f['deletions_held']}, "
-            f"not owned {f['not_owned']}; warnings {f['warnings']}; {self.duration:.3f}s"
-        )
-
-
-def report_problems(problems: Iterable[Problem]) -> None:
-    for problem in problems:
-        what = "refused claim" if problem.denied else "invalid rpc-service annotation"
-        log.warning("%s on %s", what, problem, extra={"pod": problem.pod})
 
 
 class Reconciler:
@@ -150,6 +50,8 @@ class Reconciler:
         self.budget = budget
         self.events = events
         self.owned = 0
+        self.reap: set[str] = set()  # owners whose contributions this sync removes
+        self.liveness = Liveness(settings)
 
     def run(self, state: DesiredState, only: Iterable[str] | None = None) -> SyncReport:
         """Sync every service (a full sync) or the services named in ``only``.
@@ -166,11 +68,15 @@ class Reconciler:
             state.pods_seen, state.pods_counted, len(state.services), problems=state.problems + problems
         )
         report_problems(report.problems)
+        self.reap = set()
+        if only is None and self.registry is not None:
+            self.reap = self.liveness.judge(self.registry, report)
         current, scope = self._read(desired, state, covered)
         self._check_foreign(current, report)
         report.plan = self._plan(desired, current, scope, report)
         if self.registry is not None and not self.settings.dry_run:
             self._apply(report, desired, full=scope is None)
+            self.liveness.beat(self.registry, report, sorted(self.budget.held), full=scope is None)
         self._log(report)
         if self.events is not None:
             self.events.problems(report.problems)
@@ -184,17 +90,38 @@ class Reconciler:
         incremental sync covers (None: a full sync covers everything)."""
         if self.registry is None:
             return Current({}, {}), None if covered is None else set(desired)
+        shared_roots = set(self.layout.shared_roots())
         if covered is None:
-            folders = self.layout.directories(state) | self.registry.owned_directories(self.layout.folder_roots())
+            owned = self.registry.owned_directories(self.layout.folder_roots(), self.reap)
+            folders = self.layout.directories(state) | owned
+            roots = set(self.layout.roots()) - shared_roots
             everything = folders - set(self.layout.roots())
-            return self.registry.read(folders | set(self.layout.roots()), desired, everything=everything), None
+            current = self.registry.read((folders - shared_roots) | roots, desired, everything=everything)
+            return self._with_shares(current, [self.registry.read_shared(root) for root in sorted(shared_roots)]), None
         paths, folders = covered
-        current = self.registry.read_paths(paths)
+        shared = {p for p in paths if self.layout.is_shared(p)}
+        current = self.registry.read_paths(paths - shared)
         if folders:
             more = self.registry.read(folders, desired, everything=folders)
             current = Current({**current.nodes, **more.nodes}, {**current.owners, **more.owners}, current.vouched)
             paths |= {p for p in (*desired, *more.nodes, *more.owners) if p.rpartition("/")[0] in folders}
-        return current, paths
+        return self._with_shares(current, self._read_shared(shared)), paths
+
+    def _read_shared(self, paths: set[str]) -> list[Current]:
+        assert self.registry is not None
+        by_root: dict[str, set[str]] = {}
+        for path in paths:
+            by_root.setdefault(path.rpartition("/")[0], set()).add(path)
+        return [self.registry.read_shared(root, group) for root, group in sorted(by_root.items())]
+
+    @staticmethod
+    def _with_shares(current: Current, shared: list[Current]) -> Current:
+        nodes = dict(current.nodes)
+        shares: dict[str, Mapping[str, RecordState]] = {}
+        for part in shared:
+            nodes.update(part.nodes)
+            shares.update(part.shares)
+        return Current(nodes, current.owners, current.vouched, shares)
 
     def _check_foreign(self, current: Current, report: SyncReport) -> None:
         """Nodes of others in a folder we write to that their readers cannot
@@ -207,22 +134,68 @@ class Reconciler:
 
     def _plan(self, desired: dict[str, bytes], current: Current, scope: set[str] | None, report: SyncReport) -> Plan:
         """Merge, size-check, diff and budget."""
+        owner = self.settings.owner_id
+        shared = {p: desired.pop(p) for p in list(desired) if self.layout.is_shared(p)}
         for path, data in list(desired.items()):
             node = current.nodes.get(path)
             data = self.layout.merge(path, data, node.data if node else None)
             desired[path] = data
             if len(data) > MAX_NODE_BYTES:
                 report.oversized[path] = f"node data of {len(data)} bytes exceeds ZooKeeper's limit of {MAX_NODE_BYTES}"
-        owner = self.settings.owner_id
-        plan = compute_plan(desired, current, owner, adopt=self.settings.adopt, only=scope, keep=report.oversized)
+        exclusive = None if scope is None else {p for p in scope if not self.layout.is_shared(p)}
+        plan = compute_plan(
+            desired, current, owner, adopt=self.settings.adopt, only=exclusive, keep=report.oversized, reap=self.reap
+        )
         report.recreated = self._recreated(plan, current)
+        owned = self._plan_shared(shared, current, scope, plan, report)
+        desired.update(shared)
         if scope is None:
-            self.owned = sum(1 for o in current.owners.values() if o == owner)
+            self.owned = owned + sum(1 for o in current.owners.values() if o == owner)
         held = self.budget.hold(plan, self.owned, scope)
         report.held_deletions = [c.path for c in held]
         report.unchanged = len(plan.unchanged)
         report.foreign = dict(plan.foreign)
         return plan
+
+    def shared_plan(self, shared: Mapping[str, bytes], current: Current, paths: Iterable[str]) -> SharedPlan:
+        """The plan of the shared nodes in ``paths`` (see lib.plan.shares)."""
+        layout = self.layout.shared
+        if layout is None:
+            return SharedPlan()
+        mine = {p: layout.servers_of(d) for p, d in shared.items()}
+        return plan_shared(
+            mine,
+            current,
+            self.settings.owner_id,
+            layout.combine,
+            layout.servers_of,
+            paths=paths,
+            adopt=self.settings.adopt,
+            reap=self.reap,
+        )
+
+    def _plan_shared(
+        self, shared: Mapping[str, bytes], current: Current, scope: set[str] | None, plan: Plan, report: SyncReport
+    ) -> int:
+        """Add the shared nodes' changes to ``plan``; the number we contribute to."""
+        owner = self.settings.owner_id
+        if scope is None:
+            involved = set(self.reap) | {owner}
+            paths = set(shared) | {p for p, records in current.shares.items() if involved & set(records)}
+        else:
+            paths = {p for p in scope if self.layout.is_shared(p)}
+        result = self.shared_plan(shared, current, paths)
+        for change in result.plan.changes:
+            if change.new is not None and len(change.new) > MAX_NODE_BYTES:
+                report.oversized[change.path] = (
+                    f"node data of {len(change.new)} bytes exceeds ZooKeeper's limit of {MAX_NODE_BYTES}"
+                )
+            else:
+                plan.changes.append(change)
+        plan.unchanged += result.plan.unchanged
+        plan.foreign.update(result.plan.foreign)
+        report.recreated += result.recreated
+        return result.owned
 
     def _recreated(self, plan: Plan, current: Current) -> list[str]:
         """Check the records of the nodes about to change: one deleted and
@@ -255,8 +228,18 @@ class Reconciler:
                 break
             paths = {c.path for c in result.conflicts}
             log.info("%d nodes changed under us; re-reading them", len(paths))
-            current = self.registry.read_paths(paths)
-            again = compute_plan(desired, current, self.settings.owner_id, adopt=self.settings.adopt, only=paths)
+            shared = {p for p in paths if self.layout.is_shared(p)}
+            current = self._with_shares(self.registry.read_paths(paths - shared), self._read_shared(shared))
+            again = compute_plan(
+                {p: d for p, d in desired.items() if p not in shared},
+                current,
+                self.settings.owner_id,
+                adopt=self.settings.adopt,
+                only=paths - shared,
+            )
+            redo = self.shared_plan({p: desired[p] for p in shared if p in desired}, current, shared).plan
+            again.changes += redo.changes
+            again.foreign.update(redo.foreign)
             report.foreign.update(again.foreign)
             report.held_deletions += [c.path for c in self.budget.hold(again, self.owned, paths)]
             changes = again.changes
@@ -266,10 +249,23 @@ class Reconciler:
 
     def _account(self, applied: list[Change]) -> None:
         deleted = sum(1 for c in applied if c.action is Action.DELETE)
-        self.budget.record(deleted)
+        self.budget.record(sum(c.removes for c in applied))
         self.owned += sum(1 for c in applied if c.action in (Action.CREATE, Action.ADOPT)) - deleted
 
     def _log(self, report: SyncReport) -> None:
+        for owner, silent in report.stale_owners.items():
+            since = "it never left a heartbeat" if silent is None else f"silent for {silent:.0f}s"
+            log.warning(
+                "owner %s is stale: no writer holds its lock, %s; its contributions stay "
+                "(-reap-owners-after or the reap command removes them)",
+                owner,
+                since,
+                extra={"owner": owner},
+            )
+        for owner, count in sorted(report.reaped.items()):
+            log.warning("removed the contributions of stopped owner %s from %d nodes", owner, count)
+        for owner, reason in sorted(report.refused_reaps.items()):
+            log.error("not reaping owner %s: %s", owner, reason, extra={"owner": owner})
         for path, reason in sorted(report.unreadable.items()):
             log.warning(
                 "%s, not written by kube2zk, cannot be read by the service's consumers (%s): their queries of this "

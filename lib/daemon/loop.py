@@ -25,8 +25,9 @@ from lib.daemon.watcher import RELIST, Item, Watcher, collect
 from lib.desired.index import PodIndex
 from lib.kube.pods import PodEvent, PodSource, SourceError
 from lib.model import Problem
+from lib.report import SyncReport
 from lib.settings.groups import LoopSettings
-from lib.sync import Reconciler, SyncReport
+from lib.sync import Reconciler
 from lib.zk.errors import LeadershipLost, RegistryError
 from lib.zk.lock import Leadership
 
@@ -236,3 +237,5 @@ class Loop:
         m.deletions_held.set(len(self.reconciler.budget.held))
         m.not_owned.set(len(self.not_owned))
         m.failing.set(len(self.pacer.failures))
+        if kind == "full":
+            m.stale_owners.set(len(report.stale_owners))

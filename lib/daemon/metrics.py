@@ -41,6 +41,11 @@ class Metrics:
             "Declared services whose node exists but is owned by no kube2zk (migration without -adopt)",
             registry=r,
         )
+        self.stale_owners = Gauge(
+            "kube2zk_owners_stale",
+            "Other installations sharing this ZooKeeper whose writer is gone (as of the last full sync)",
+            registry=r,
+        )
         self.failing = Gauge(
             "kube2zk_services_failing", "Services whose last write failed and are retried with backoff", registry=r
         )

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from lib.layouts.curator import CuratorLayout
 from lib.layouts.dubbo import DubboLayout
-from lib.layouts.seed import decode_servers
+from lib.layouts.seed import SeedLayout, decode_servers
 from lib.model import DesiredState, Problem
 
 
@@ -18,6 +18,7 @@ class Layout(Protocol):
     name: str
     base: str
     per_directory: bool  # a folder per service, a node per pod (else a node per service)
+    shared: bool  # owners contribute to the same nodes (else each owns its own)
 
     def roots(self) -> list[str]: ...
     def directories(self, state: DesiredState) -> set[str]: ...
@@ -38,6 +39,8 @@ class Layouts:
     def __init__(self, layouts: Iterable[Layout]):
         self.layouts = list(layouts)
         self.needs_endpoints = any(layout.per_directory for layout in self.layouts)
+        # The layout whose nodes owners share (at most one: the seed's).
+        self.shared = next((x for x in self.layouts if isinstance(x, SeedLayout)), None)
 
     def _of(self, path: str) -> Layout:
         for layout in self.layouts:
@@ -47,6 +50,14 @@ class Layouts:
 
     def roots(self) -> list[str]:
         return [root for layout in self.layouts for root in layout.roots()]
+
+    def shared_roots(self) -> list[str]:
+        """Folders of nodes that several owners contribute to."""
+        return [root for layout in self.layouts if layout.shared for root in layout.roots()]
+
+    def is_shared(self, path: str) -> bool:
+        """A node several owners contribute to (else it has one owner)."""
+        return self.shared is not None and self.shared.owns(path)
 
     def folder_roots(self) -> list[str]:
         """Roots under which each service has a folder of its own."""

@@ -47,9 +47,11 @@ def uri_spec(port_field: str) -> dict[str, Any]:
     }
 
 
-def instance_id(pod: PodInfo) -> str:
-    """Stable per pod, unique across namespaces (a namespace has no dot)."""
-    return f"{pod.name}.{pod.namespace}"
+def instance_id(pod: PodInfo, owner: str = "default") -> str:
+    """Stable per pod, unique across namespaces (a namespace has no dot) and
+    across installations: two clusters may well run a pod of the same name
+    (a StatefulSet's ``web-0``) in the same namespace."""
+    return f"{pod.name}.{pod.namespace}" if owner == "default" else f"{pod.name}.{pod.namespace}.{owner}"
 
 
 def creation_millis(pod: PodInfo) -> int:
@@ -86,10 +88,12 @@ def _metadata(value: Any) -> dict[str, str]:
 class CuratorLayout:
     name = "curator"
     per_directory = True
+    shared = False  # each owner writes nodes of its own
 
-    def __init__(self, base: str, payload_class: str | None = SPRING_PAYLOAD):
+    def __init__(self, base: str, payload_class: str | None = SPRING_PAYLOAD, owner: str = "default"):
         self.base = base
         self.payload_class = payload_class
+        self.owner = owner
 
     def directories(self, state: DesiredState) -> set[str]:
         return {f"{self.base}/{name}" for name in state.endpoints}
@@ -117,7 +121,7 @@ class CuratorLayout:
                 except ValueError as exc:
                     problems.append(Problem(pod.key, f"service {name!r} (curator layout): {exc}", pod))
                     continue
-                nodes[f"{self.base}/{name}/{instance_id(pod)}"] = data
+                nodes[f"{self.base}/{name}/{instance_id(pod, self.owner)}"] = data
         return nodes, problems
 
     def render(self, name: str, pod: PodInfo, decl: ServiceDecl) -> bytes:
@@ -128,7 +132,7 @@ class CuratorLayout:
         ssl_port = None if extra.get("sslPort") is None else port_of(extra["sslPort"], pod, "sslPort")
         metadata = _metadata(extra.get("metadata"))
         metadata.setdefault("instance_status", "UP")
-        ident = instance_id(pod)
+        ident = instance_id(pod, self.owner)
         payload = None
         if self.payload_class:
             payload = {"@class": self.payload_class, "id": ident, "name": name, "metadata": metadata}

@@ -45,6 +45,7 @@ def _text(value: object, field: str) -> str:
 class DubboLayout:
     name = "dubbo"
     per_directory = True
+    shared = False  # each owner writes nodes of its own
 
     def __init__(self, root: str):
         self.root = root

@@ -78,6 +78,7 @@ class SeedLayout:
 
     name = "seed"
     per_directory = False
+    shared = True  # one node per service, the union of every owner's servers (lib.plan.shares)
 
     def __init__(self, paths: Paths, config: Sequence[str] = DEFAULT_CONFIG, *, enforce_config: bool = False):
         self.paths = paths
@@ -121,6 +122,14 @@ class SeedLayout:
         if config is None or servers is None or config == list(self.config):
             return new
         return encode_node(config, servers)
+
+    def combine(self, servers: list[str], old: bytes | None) -> bytes:
+        """The node listing ``servers`` (every owner's), written over ``old``."""
+        return self.merge(encode_node(self.config, servers), old)
+
+    @staticmethod
+    def servers_of(data: bytes | None) -> list[str]:
+        return decode_servers(data) or []
 
     @staticmethod
     def unreadable(data: bytes | None) -> str | None:

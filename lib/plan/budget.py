@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from lib.model import Action, Change, Plan
+from lib.model import Change, Plan
 from lib.settings.groups import DeletionBudget
 
 
@@ -54,10 +54,10 @@ class DeletionWindow:
         else:
             for path in scope:
                 self.held.pop(path, None)
-        deletes = [c for c in plan.changes if c.action is Action.DELETE]
-        if not deletes or self.force or self.budget.allows(self.recent() + len(deletes), owned):
+        deletes = [c for c in plan.changes if c.removes]
+        if not deletes or self.force or self.budget.allows(self.recent() + sum(c.removes for c in deletes), owned):
             return []
-        plan.changes = [c for c in plan.changes if c.action is not Action.DELETE]
+        plan.changes = [c for c in plan.changes if not c.removes]
         plan.held = deletes
         self.held.update((c.path, c) for c in deletes)
         return deletes

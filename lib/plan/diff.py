@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from lib.model import Action, Change, Current, Plan
+from lib.model import Action, Change, Current, Plan, RecordOp, RecordWrite
 
 
 def compute_plan(
@@ -21,9 +21,12 @@ def compute_plan(
     adopt: bool = False,
     only: Iterable[str] | None = None,
     keep: Iterable[str] = (),
+    reap: Iterable[str] = (),
 ) -> Plan:
     """Changes that make the owned part of ZooKeeper equal ``desired``
-    (node path -> data).
+    (node path -> data). Nodes of the owners in ``reap`` (stopped
+    installations) that we do not want ourselves are deleted with their
+    records.
 
     ``only`` restricts the plan to some paths (an incremental sync, or
     re-planning after a version conflict). Paths in ``keep`` are left exactly
@@ -31,7 +34,16 @@ def compute_plan(
     updated nor deleted.
     """
     plan = Plan()
+    reap = set(reap) - {owner}
     paths = set(desired) | {p for p, o in current.owners.items() if o == owner}
+    for path, stopped in current.owners.items():
+        if stopped in reap and path not in desired and (only is None or path in only):
+            gone = current.nodes.get(path)
+            write = (RecordWrite(RecordOp.DELETE, stopped),)
+            if gone is None:
+                plan.changes.append(Change(Action.FORGET, path, None, None, -1, False, records=write))
+            else:
+                plan.changes.append(Change(Action.DELETE, path, gone.data, None, gone.version, False, records=write))
     if only is not None:
         paths &= set(only)
     paths -= set(keep)

@@ -92,6 +92,9 @@ class SyncSettings:
     dubbo_root: str = "/dubbo"
     claim_policy_file: str = ""  # where ``claim_policy`` was loaded from; "" when open by default
     lock_timeout: float = 30.0
+    owner_stale_after: float = 600.0  # no lock holder and no finished sync for this long: stale
+    reap_after: float = 0.0  # 0: never remove a stale owner's contributions
+    reap_owners: tuple[str, ...] = ()  # owners the reap command names
 
 
 @dataclass(frozen=True)

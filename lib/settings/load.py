@@ -18,14 +18,18 @@ from lib.settings.errors import UsageError
 from lib.settings.groups import Settings, SyncSettings, ZkSettings
 from lib.settings.options import OPTIONS
 from lib.settings.spec import GROUP_NAMES, ZK_AUTH_ENV
+from lib.settings.values import owner_id
 
 _NEEDS_CREDENTIAL = ("creator-all", "creator-all+world-read")
 
 
-def load_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    argv: Sequence[str], environ: Mapping[str, str] | None = None, *, reap: Sequence[str] = ()
+) -> Settings:
     """Parse ``argv`` (without the program name) against ``environ``
-    (``os.environ`` when None). Raises UsageError naming the flag or variable
-    at fault; -h prints the help and exits 0."""
+    (``os.environ`` when None); ``reap`` are the owners the reap command
+    names. Raises UsageError naming the flag or variable at fault; -h prints
+    the help and exits 0."""
     env = os.environ if environ is None else environ
     given = read_options(argv, env)
     fields: dict[type, dict[str, Any]] = {group: {} for group in GROUP_NAMES}
@@ -40,6 +44,7 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None)
     zk["tls"] = zk["tls"] or bool(zk["ca_file"] or zk["cert_file"])
     zk["acl"] = _resolve_acl(given["zk-acl"], zk["auth"] is not None)
     fields[SyncSettings]["claim_policy"] = _claim_policy(given["claim-policy"])
+    fields[SyncSettings]["reap_owners"] = _reap_owners(reap, given["owner-id"].value)
     return _assemble(fields)
 
 
@@ -129,6 +134,17 @@ def _zk_auth(auth_file: Given, from_env: str | None) -> str | None:
     if not sep or not user or not password:
         raise UsageError(f"{source}: the credential must have the form user:password")
     return secret
+
+
+def _reap_owners(owners: Sequence[str], own: str) -> tuple[str, ...]:
+    for owner in owners:
+        try:
+            owner_id(owner)
+        except ValueError as exc:
+            raise UsageError(f"reap {owner!r}: {exc}") from None
+        if owner == own:
+            raise UsageError(f"reap {owner!r}: that is this installation's own -owner-id")
+    return tuple(owners)
 
 
 def _claim_policy(path: Given) -> ClaimPolicy:

@@ -234,6 +234,26 @@ _CORE: tuple[Option, ...] = (
     ),
     Option(
         SyncSettings,
+        "owner_stale_after",
+        "owner-stale-after",
+        "KUBE2ZK_OWNER_STALE_AFTER",
+        "10m",
+        v.positive_duration,
+        "an owner (installation) whose writer holds no lock and has finished no sync for this long is reported "
+        "stale (Go duration); longer than a CronJob's schedule",
+    ),
+    Option(
+        SyncSettings,
+        "reap_after",
+        "reap-owners-after",
+        "KUBE2ZK_REAP_OWNERS_AFTER",
+        "0s",
+        v.duration,
+        "remove the contributions of owners stale for this long, within the deletion budget (Go duration); "
+        "0 keeps them (their pods may well still serve)",
+    ),
+    Option(
+        SyncSettings,
         "dry_run",
         "dry-run",
         "KUBE2ZK_DRY_RUN",

@@ -60,4 +60,5 @@ ZK_AUTH_ENV = "KUBE2ZK_ZK_AUTH"
 DERIVED: dict[tuple[type, str], str] = {
     (ZkSettings, "auth"): f"{ZK_AUTH_ENV}, or the file named by -zk-auth-file (which wins); never a flag",
     (SyncSettings, "claim_policy"): "loaded from the file named by -claim-policy; open when none",
+    (SyncSettings, "reap_owners"): "the owner named by the reap command",
 }

@@ -12,8 +12,10 @@ connection loss within it.
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import unquote
@@ -22,6 +24,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import (
     BadVersionError,
     ConnectionLoss,
+    KazooException,
     NoAuthError,
     NodeExistsError,
     NoNodeError,
@@ -34,10 +37,10 @@ from kazoo.interfaces import IAsyncResult
 from kazoo.retry import KazooRetry, RetryFailedError
 from kazoo.security import OPEN_ACL_UNSAFE
 
-from lib.model import Action, Change, Current, NodeState, Paths
+from lib.model import RECORD_WITH_NODE, Action, Change, Current, NodeState, OwnerState, Paths, RecordState
 from lib.zk import calls
 from lib.zk.errors import RegistryTimeout
-from lib.zk.transactions import RECORD_WITH_NODE, add_ops, chunks, failed_change
+from lib.zk.transactions import add_ops, chunks, failed_change
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,10 @@ class Registry:
         except NoNodeError:
             return []
 
+    def children(self, path: str) -> list[str]:
+        """The names under ``path`` (none when it does not exist)."""
+        return self._retried(lambda: self._children(path))
+
     def read(self, directories: Iterable[str], wanted: Iterable[str], everything: Iterable[str] = ()) -> Current:
         """The nodes a plan needs in ``directories``: those wanted and those
         we own, and every child of the folders in ``everything`` (whose
@@ -123,13 +130,104 @@ class Registry:
         read_all = {p for p in present if p.rpartition("/")[0] in everything}
         return Current(nodes=self._collect(sorted(present & (wanted | ours) | read_all)), owners=owned)
 
-    def owned_directories(self, roots: Iterable[str]) -> set[str]:
-        """The folders below ``roots`` in which this owner has records: where
-        nodes it wrote may be left over."""
+    def read_shared(self, directory: str, paths: Iterable[str] | None = None) -> Current:
+        """Shared nodes (the seed layout) with every owner's record of them:
+        all of ``directory``'s children (a full sync) or ``paths`` only.
+
+        The nodes are read first and the records after: an owner changes its
+        record only in a transaction that also writes the node, so a record
+        read after its node is never older than the node's version, and the
+        write that follows, conditional on that version, cannot drop a
+        contribution made in between."""
+        return self._retried(lambda: self._read_shared(directory, None if paths is None else sorted(set(paths))))
+
+    def _read_shared(self, directory: str, only: list[str] | None) -> Current:
+        paths = [f"{directory}/{name}" for name in sorted(self._children(directory))] if only is None else only
+        nodes = self._collect(paths)
+        owners = sorted(self._children(self.paths.owners_root))
+        if only is None or len(only) * len(owners) > READ_WINDOW:
+            listings = [(o, self.zk.get_children_async(self.paths.records(directory, o))) for o in owners]
+            recorded: list[tuple[str, str]] = []
+            for owner, reply in listings:
+                try:
+                    recorded += [(f"{directory}/{name}", owner) for name in self._wait(reply)]
+                except NoNodeError:
+                    continue
+            if only is not None:
+                wanted = set(only)
+                recorded = [(p, o) for p, o in recorded if p in wanted]
+        else:
+            recorded = [(p, o) for p in paths for o in owners]
+        shares: dict[str, dict[str, RecordState]] = {}
+        for start in range(0, len(recorded), READ_WINDOW):
+            window = recorded[start : start + READ_WINDOW]
+            for path, owner, reply in [(p, o, self.zk.get_async(self.paths.record(p, o))) for p, o in window]:
+                try:
+                    data, stat = self._wait(reply)
+                except NoNodeError:
+                    continue
+                shares.setdefault(path, {})[owner] = RecordState(data or b"", stat.czxid)
+        return Current(nodes, {}, shares=shares)
+
+    def owner_states(self) -> dict[str, OwnerState]:
+        """Every installation that has written here, with its liveness."""
+        return self._retried(self._owner_states)
+
+    def _owner_states(self) -> dict[str, OwnerState]:
+        owners = sorted(self._children(self.paths.owners_root))
+        locks = [(o, self.zk.get_children_async(self.paths.lock_of(o))) for o in owners]
+        beats = [(o, self.zk.get_async(self.paths.status(o))) for o in owners]
+        live = {}
+        for owner, reply in locks:
+            try:
+                live[owner] = bool(self._wait(reply))
+            except NoNodeError:
+                live[owner] = False
+        states = {}
+        for owner, reply in beats:
+            doc: dict[str, Any] | None = None
+            at = None
+            try:
+                data, stat = self._wait(reply)
+                at = stat.mtime / 1000
+                loaded = json.loads(data) if data else None
+                doc = loaded if isinstance(loaded, dict) else None
+            except NoNodeError:
+                pass
+            except ValueError:
+                doc = {}
+            states[owner] = OwnerState(owner, live[owner], doc, at)
+        return states
+
+    def write_heartbeat(self, doc: Mapping[str, Any]) -> None:
+        """Leave this owner's status document (see lib.status). Only a
+        report: a failure is logged, never fatal."""
+        data = json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+        path = self.paths.status()
+        try:
+            try:
+                self._wait(self.zk.set_async(path, data))
+            except NoNodeError:
+                self._wait(self.zk.create_async(path, data, makepath=True))
+        except (KazooException, RegistryTimeout, KazooTimeoutError) as exc:
+            log.warning("could not write the status node %s: %s", path, type(exc).__name__)
+
+    def owned_directories(self, roots: Iterable[str], owners: Iterable[str] = ()) -> set[str]:
+        """The folders below ``roots`` in which this owner (and ``owners``)
+        have records: where nodes they wrote may be left over."""
         roots = [r + "/" for r in roots]
         if not roots:
             return set()
-        folders = {unquote(q) for q in self._retried(lambda: self._children(self.paths.records_root))}
+
+        def listed() -> set[str]:
+            pending = [self.zk.get_children_async(self.paths.owner_folder(o)) for o in {self.owner_id, *owners}]
+            names: set[str] = set()
+            for reply in pending:
+                with contextlib.suppress(NoNodeError):
+                    names.update(self._wait(reply))
+            return names
+
+        folders = {unquote(q) for q in self._retried(listed)}
         return {f for f in folders if any(f.startswith(r) for r in roots)}
 
     def read_paths(self, paths: Iterable[str]) -> Current:
@@ -276,12 +374,15 @@ class Registry:
             except (NoNodeError, NoAuthError) as exc:
                 log.warning("could not restore the ACL of %s: %s", path, type(exc).__name__)
 
+    def _record_of(self, path: str, owner: str) -> str:
+        return self.paths.record(path, owner or None)
+
     def _commit_async(self, changes: list[Change], fence: str | None) -> IAsyncResult:
         txn = self.zk.transaction()
         if fence:
             txn.check(fence, -1)
         for change in changes:
-            add_ops(txn, change, self.paths.record(change.path))
+            add_ops(txn, change, functools.partial(self._record_of, change.path))
         return txn.commit_async()
 
 

@@ -180,22 +180,26 @@ def test_foreign_nodes_are_left_untouched_and_adopt_takes_unowned_ones(job, clus
     assert zk.get_children(base) == ["unrelated"]
 
 
-def test_two_owners_never_touch_each_others_nodes(job, cluster, zk: KazooClient, zk_root):
+def test_a_second_owner_contributes_to_the_first_owners_nodes_and_takes_only_its_share_away(
+    job, cluster, zk: KazooClient, zk_root
+):
     seed(cluster)
     assert job("--owner-id", "cluster-a").returncode == 0
     base = f"{zk_root}/rpc_v2"
-    before = zk.get(f"{base}/test-rpc-server-1")
+    before = json.loads(zk.get(f"{base}/test-rpc-server-1")[0])
 
-    # cluster-b sees the same pods (same namespace) but must not write a's nodes.
-    proc = job("--owner-id", "cluster-b", "--adopt")
+    # cluster-b sees the same pods (same namespace): it joins without -adopt,
+    # and the union is what a listed.
+    proc = job("--owner-id", "cluster-b")
     assert proc.returncode == 0, proc.stderr
-    assert "owned by 'cluster-a'" in proc.stderr
-    assert zk.get(f"{base}/test-rpc-server-1") == before
+    assert json.loads(zk.get(f"{base}/test-rpc-server-1")[0]) == before
 
-    # cluster-b with an empty namespace view (nothing desired) deletes nothing of a's.
+    # cluster-b with an empty namespace view (nothing desired) withdraws its
+    # share only: a's servers stay.
     proc = job("--owner-id", "cluster-b", "-namespace", "no-such-namespace")
     assert proc.returncode == 0, proc.stderr
     assert sorted(zk.get_children(base)) == ["test-rpc-server-1", "test-rpc-server-2"]
+    assert json.loads(zk.get(f"{base}/test-rpc-server-1")[0]) == before
 
 
 BAD_ANNOTATIONS = {

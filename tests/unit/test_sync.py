@@ -11,11 +11,24 @@ import pytest
 
 from lib.layouts import Layouts
 from lib.layouts.seed import DEFAULT_CONFIG, SeedLayout, encode_node
-from lib.model import MAX_NODE_BYTES, Action, Change, Current, DesiredState, NodeState, Paths, Problem
+from lib.model import (
+    MAX_NODE_BYTES,
+    Action,
+    Change,
+    Current,
+    DesiredState,
+    NodeState,
+    OwnerState,
+    Paths,
+    Problem,
+    RecordOp,
+    RecordState,
+)
 from lib.plan.budget import DeletionWindow
 from lib.render import describe_change
+from lib.report import ExitCode, SyncReport
 from lib.settings.groups import DeletionBudget, SyncSettings
-from lib.sync import ExitCode, Reconciler, SyncReport
+from lib.sync import Reconciler
 from lib.zk.registry import ApplyResult
 
 PATHS = Paths("/rpc_v2", "/kube2zk", "default")
@@ -42,11 +55,15 @@ class MemoryRegistry:
         self.writes = 0
         self.vouched: dict[str, int] = {}
 
-    def owned_directories(self, roots: Iterable[str]) -> set[str]:
+    def owned_directories(self, roots: Iterable[str], owners: Iterable[str] = ()) -> set[str]:
         return set()
 
     def read(self, directories: Iterable[str], wanted: Iterable[str], everything: Iterable[str] = ()) -> Current:
-        return Current(dict(self.nodes), dict(self.owners))
+        folders = set(directories)
+        return Current(
+            {p: n for p, n in self.nodes.items() if p.rpartition("/")[0] in folders},
+            {p: o for p, o in self.owners.items() if p.rpartition("/")[0] in folders},
+        )
 
     def read_paths(self, paths: Iterable[str]) -> Current:
         paths = set(paths)
@@ -54,8 +71,24 @@ class MemoryRegistry:
             {p: n for p, n in self.nodes.items() if p in paths}, {p: o for p, o in self.owners.items() if p in paths}
         )
 
+    def read_shared(self, directory: str, paths: Iterable[str] | None = None) -> Current:
+        """Each owner's record vouches for the czxid its node had when recorded
+        (a record of the older format: it contributes what the node lists)."""
+        wanted = set(paths) if paths is not None else {p for p in self.nodes if p.rpartition("/")[0] == directory}
+        wanted |= {p for p in self.owners if paths is None and p.rpartition("/")[0] == directory}
+        shares = {
+            p: {o: RecordState(str(self.vouched.get(p, 0)).encode(), 0)} for p, o in self.owners.items() if p in wanted
+        }
+        return Current({p: n for p, n in self.nodes.items() if p in wanted}, {}, shares=shares)
+
     def prepare(self, directories: Iterable[str]) -> None:
         pass
+
+    def owner_states(self) -> dict[str, OwnerState]:
+        return {}
+
+    def write_heartbeat(self, doc: object) -> None:
+        self.heartbeat = doc
 
     def recorded_czxids(self, paths: Iterable[str]) -> dict[str, int]:
         """Every record vouches for the czxid its node had when recorded."""
@@ -72,8 +105,12 @@ class MemoryRegistry:
                 result.conflicts.append(c)
                 continue
             self.writes += 1
-            if c.action is Action.FORGET:
+            if c.action is Action.FORGET or (c.records and c.records[0].op is RecordOp.DELETE):
                 self.owners.pop(c.path, None)
+                if c.new is not None:
+                    self.nodes[c.path] = NodeState(c.new, c.version + 1, node.czxid if node else 0)
+                elif c.action is not Action.FORGET:
+                    self.nodes.pop(c.path, None)
             elif c.new is None:
                 self.nodes.pop(c.path, None)
                 self.owners.pop(c.path, None)
