@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-unit test-zk test-kube unit lint testbed-up testbed-down venv clean
+.PHONY: demo test test-unit test-zk test-kube test-image image unit lint testbed-up testbed-down venv clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt bench/requirements.txt
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
@@ -24,7 +24,8 @@ demo: testbed-up
 	bash demo/demo.sh
 
 # Every tier, cheapest first: unit (no server), zookeeper (a ZooKeeper of its
-# own, or the bed's), kubernetes (brings the bed up itself, or reuses it).
+# own, or the bed's), kubernetes (brings the bed up itself, or reuses it; its
+# image tests build the container image through testbed/image.sh).
 test: venv
 	$(PY) -m pytest
 
@@ -38,6 +39,14 @@ test-zk: venv
 
 test-kube: venv
 	$(PY) -m pytest tests/kubernetes
+
+# The container image (podman, on a Debian base built locally; cached).
+image:
+	bash testbed/image.sh build
+
+# The image run as the manifests run it, and the Python package.
+test-image: venv
+	$(PY) -m pytest tests/kubernetes/test_image.py tests/kubernetes/test_package.py tests/unit/test_packaging.py
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -9,6 +9,8 @@ working; every option also has a ``--`` form. Precedence: flag > environment
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -40,9 +42,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _prog() -> str:
+    """The name usage lines show: the installed ``kube2zk`` command calls
+    itself that; every other way in (``kube2zk_job.py``, the image, tests
+    building the parser) is the script of a checkout."""
+    return "kube2zk" if os.path.basename(sys.argv[0]) == "kube2zk" else "kube2zk_job.py"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="kube2zk_job.py",
+        prog=_prog(),
         description="Register RPC services declared on Kubernetes pods (label rpc-service=true, "
         "annotation rpc-service) into ZooKeeper: one full sync, then exit.",
         epilog=EPILOG,
