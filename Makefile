@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-unit test-zk test-kube test-image image unit lint testbed-up testbed-down venv clean
+.PHONY: demo test test-unit test-zk test-kube test-image image unit lint testbed-up testbed-down venv clean tools
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt bench/requirements.txt
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
@@ -19,6 +19,11 @@ testbed-up: venv
 
 testbed-down:
 	bash testbed/down.sh
+
+# helm and promtool for the chart and the alerts, built once into the bed's
+# cache (the Kubernetes tier builds them itself when missing).
+tools:
+	bash testbed/tools.sh helm promtool
 
 demo: testbed-up
 	bash demo/demo.sh

@@ -23,6 +23,7 @@ from helpers import (
     service_account_token,
 )
 from helpers.consumer_fixtures import consumer_libs, curator_reader, dubbo_reader, spring_reader  # noqa: F401
+from helpers.tools import build_tool
 from helpers.zk_security import alice, certs, cleanup, tls_zk  # noqa: F401 - fixtures of the security tests
 from kubernetes import client, config
 
@@ -121,3 +122,15 @@ def manifest_account(api, core, namespace, testbed_env, tmp_path) -> Iterator[Ca
             rbac.delete_cluster_role_binding(name)
         else:
             rbac.delete_cluster_role(name)
+
+
+@pytest.fixture(scope="session")
+def helm() -> Path:
+    """helm, built by testbed/tools.sh when this machine has none cached."""
+    return build_tool("helm")
+
+
+@pytest.fixture(scope="session")
+def promtool() -> Path:
+    """promtool, built by testbed/tools.sh when this machine has none cached."""
+    return build_tool("promtool")
