@@ -190,3 +190,16 @@ def test_cronjob_alert_reads_kube_state_metrics(promtool, tmp_path):
         ],
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_stale_owner_fires_after_a_quarter_hour(
+    promtool, tmp_path, loop, job, cluster: Cluster, zk: KazooClient, zk_root, namespace
+):
+    cluster.deploy("seed", 1)
+    cluster.wait_ready("app=seed", 1)
+    assert job("-owner-id", "gone").returncode == 0  # another installation, which then stops
+    proc = loop("-owner-stale-after", "1s", "-syncperiod", "2s")
+    eventually("stale owner counted", lambda: proc.metric("kube2zk_owners_stale") == 1.0, timeout=60)
+
+    series = input_series([(*scrape(proc), 60)], {"namespace": namespace, "instance": "a"})
+    replay(promtool, tmp_path, series, loop_checks(namespace, {"10m": set(), "20m": {"Kube2zkOwnerStale"}}))

@@ -73,6 +73,8 @@ burst-interval: KUBE2ZK_BURST_INTERVAL
 metrics-addr: KUBE2ZK_METRICS_ADDR
 events: KUBE2ZK_EVENTS
 lock-timeout: KUBE2ZK_LOCK_TIMEOUT
+owner-stale-after: KUBE2ZK_OWNER_STALE_AFTER
+reap-owners-after: KUBE2ZK_REAP_OWNERS_AFTER
 dry-run: KUBE2ZK_DRY_RUN
 max-deletions: KUBE2ZK_MAX_DELETIONS
 force-deletions: KUBE2ZK_FORCE_DELETIONS
