@@ -42,6 +42,9 @@ kubectl -n "$NS" wait --for=delete pod -l app=test-service-2 --timeout=120s 2>/d
 "$PY" kube2zk_job.py -zkservers "$ZK_HOSTS" -namespace "$NS"
 show_zk
 
+step "status: who holds what in ZooKeeper (reads only)"
+"$PY" kube2zk_job.py status -zkservers "$ZK_HOSTS" || true
+
 step "-mockregistry: what would be written, without touching ZooKeeper"
 "$PY" kube2zk_job.py -mockregistry -namespace "$NS"
 printf '\nThe bed keeps running; stop it with: make testbed-down\n'
