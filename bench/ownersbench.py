@@ -44,7 +44,7 @@ def row(label: str, result: JobResult, expected: str, ok: bool) -> dict[str, Any
         "sync": round(result.sync, 3),
         "rss_mb": round(result.maxrss_mb, 1),
         "writes": writes(result),
-        "zk_requests": sum(result.zk.values()) if result.zk else None,
+        "zk_requests": f"{result.zk.reads} / {result.zk.writes}",
         "expected": expected,
         "ok": ok,
     }
@@ -108,7 +108,7 @@ def main(argv: list[str]) -> int:
         if not args.keep_bed and bed.started_here:
             bed.down()
 
-    header = ("run", "wall s", "sync s", "RSS MB", "writes", "ZK requests", "expected", "verdict")
+    header = ("run", "wall s", "sync s", "RSS MB", "node writes", "ZK requests (reads / writes)", "expected", "verdict")
     table = [
         (
             x["run"],

@@ -19,6 +19,15 @@ PID_DIR="$STATE_DIR/pids"
 log() { printf '[testbed] %s\n' "$*" >&2; }
 die() { printf '[testbed] ERROR: %s\n' "$*" >&2; exit 1; }
 
+# apt_install PKG...: install Debian packages (none when no argument).
+apt_install() {
+  [ $# -gt 0 ] || return 0
+  log "installing $* with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 # pid_of NAME: the pid recorded in $PID_DIR/NAME.pid if that process is alive
 # and is NAME (a recycled pid belonging to another program is left alone).
 pid_of() {

@@ -66,12 +66,7 @@ ensure_tools() {
   command -v podman >/dev/null || need+=(podman)
   command -v runc >/dev/null || need+=(runc)
   command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
-  if [ ${#need[@]} -gt 0 ]; then
-    log "installing ${need[*]} with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  fi
+  apt_install "${need[@]}"
   mkdir -p "$IMAGE_CACHE"
   if [ ! -f "$IMAGE_CACHE/containers.conf" ]; then
     printf '%s\n' '[containers]' 'default_ulimits = []' '[engine]' 'cgroup_manager = "cgroupfs"' \
