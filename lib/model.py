@@ -151,6 +151,8 @@ class Current:
     # Shared nodes (the seed layout): path -> owner -> that owner's record,
     # read after the node so that a record changed since is never missed.
     shares: Mapping[str, Mapping[str, RecordState]] = field(default_factory=dict)
+    # Shared nodes whose records were listed but not read: path -> owners.
+    recorders: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 class RecordOp(enum.Enum):

@@ -20,7 +20,7 @@ from lib.liveness import Liveness
 from lib.model import MAX_NODE_BYTES, Action, Change, Current, DesiredState, Plan, RecordState
 from lib.plan.budget import DeletionWindow
 from lib.plan.diff import compute_plan, drop_recreated
-from lib.plan.shares import SharedPlan, plan_shared
+from lib.plan.shares import SharedPlan, encode_record, plan_shared
 from lib.render import describe_change
 from lib.report import SyncReport, report_problems
 from lib.settings.groups import SyncSettings
@@ -97,7 +97,8 @@ class Reconciler:
             roots = set(self.layout.roots()) - shared_roots
             everything = folders - set(self.layout.roots())
             current = self.registry.read((folders - shared_roots) | roots, desired, everything=everything)
-            return self._with_shares(current, [self.registry.read_shared(root) for root in sorted(shared_roots)]), None
+            listed = [self.registry.read_shared(root, records=False) for root in sorted(shared_roots)]
+            return self._with_shares(current, [self._settle(part, desired) for part in listed]), None
         paths, folders = covered
         shared = {p for p in paths if self.layout.is_shared(p)}
         current = self.registry.read_paths(paths - shared)
@@ -106,6 +107,25 @@ class Reconciler:
             current = Current({**current.nodes, **more.nodes}, {**current.owners, **more.owners}, current.vouched)
             paths |= {p for p in (*desired, *more.nodes, *more.owners) if p.rpartition("/")[0] in folders}
         return self._with_shares(current, self._read_shared(shared)), paths
+
+    def _settle(self, listed: Current, desired: Mapping[str, bytes]) -> Current:
+        """Read the records a full sync's plan needs. A node that only we
+        contribute to and that already holds exactly what we would write
+        needs none: the record written with it in one transaction holds the
+        same servers. Skipping those keeps a no-op sync to one read per node."""
+        assert self.registry is not None and self.layout.shared is not None
+        layout, me = self.layout.shared, self.settings.owner_id
+        assumed: dict[str, Mapping[str, RecordState]] = {}
+        needed: dict[str, frozenset[str]] = {}
+        for path, owners in listed.recorders.items():
+            node, data = listed.nodes.get(path), desired.get(path)
+            if owners == {me} and node is not None and data is not None and layout.merge(data, node.data) == node.data:
+                record = encode_record(layout.servers_of(data), node.czxid)
+                assumed[path] = {me: RecordState(record, node.czxid)}
+            else:
+                needed[path] = owners
+        shares = {**self.registry.read_records(needed), **assumed}
+        return Current(listed.nodes, {}, shares=shares)
 
     def _read_shared(self, paths: set[str]) -> list[Current]:
         assert self.registry is not None

@@ -130,44 +130,61 @@ class Registry:
         read_all = {p for p in present if p.rpartition("/")[0] in everything}
         return Current(nodes=self._collect(sorted(present & (wanted | ours) | read_all)), owners=owned)
 
-    def read_shared(self, directory: str, paths: Iterable[str] | None = None) -> Current:
-        """Shared nodes (the seed layout) with every owner's record of them:
-        all of ``directory``'s children (a full sync) or ``paths`` only.
+    def read_shared(self, directory: str, paths: Iterable[str] | None = None, *, records: bool = True) -> Current:
+        """Shared nodes (the seed layout) and who contributes to them: all of
+        ``directory``'s children (a full sync) or ``paths`` only. Each
+        owner's record is read too unless ``records`` is False (then
+        ``Current.recorders`` says whose records exist, for the caller to
+        read those it needs with ``read_records``).
 
         The nodes are read first and the records after: an owner changes its
         record only in a transaction that also writes the node, so a record
         read after its node is never older than the node's version, and the
         write that follows, conditional on that version, cannot drop a
         contribution made in between."""
-        return self._retried(lambda: self._read_shared(directory, None if paths is None else sorted(set(paths))))
+        only = None if paths is None else sorted(set(paths))
+        return self._retried(lambda: self._read_shared(directory, only, records))
 
-    def _read_shared(self, directory: str, only: list[str] | None) -> Current:
+    def _read_shared(self, directory: str, only: list[str] | None, records: bool) -> Current:
         paths = [f"{directory}/{name}" for name in sorted(self._children(directory))] if only is None else only
         nodes = self._collect(paths)
         owners = sorted(self._children(self.paths.owners_root))
+        recorders: dict[str, set[str]] = {}
         if only is None or len(only) * len(owners) > READ_WINDOW:
             listings = [(o, self.zk.get_children_async(self.paths.records(directory, o))) for o in owners]
-            recorded: list[tuple[str, str]] = []
+            wanted = None if only is None else set(only)
             for owner, reply in listings:
                 try:
-                    recorded += [(f"{directory}/{name}", owner) for name in self._wait(reply)]
+                    names = self._wait(reply)
                 except NoNodeError:
                     continue
-            if only is not None:
-                wanted = set(only)
-                recorded = [(p, o) for p, o in recorded if p in wanted]
+                for name in names:
+                    path = f"{directory}/{name}"
+                    if wanted is None or path in wanted:
+                        recorders.setdefault(path, set()).add(owner)
         else:
-            recorded = [(p, o) for p in paths for o in owners]
+            recorders = {p: set(owners) for p in paths}
+        shares = self._records(recorders) if records else {}
+        found = {p: frozenset(o) for p, o in recorders.items()} if not records else {}
+        return Current(nodes, {}, shares=shares, recorders=found)
+
+    def read_records(self, recorders: Mapping[str, Iterable[str]]) -> dict[str, dict[str, RecordState]]:
+        """The records of some owners of some shared nodes (path -> owners),
+        read after their nodes (see ``read_shared``)."""
+        return self._retried(lambda: self._records(recorders))
+
+    def _records(self, recorders: Mapping[str, Iterable[str]]) -> dict[str, dict[str, RecordState]]:
+        wanted = [(p, o) for p, owners in sorted(recorders.items()) for o in sorted(owners)]
         shares: dict[str, dict[str, RecordState]] = {}
-        for start in range(0, len(recorded), READ_WINDOW):
-            window = recorded[start : start + READ_WINDOW]
+        for start in range(0, len(wanted), READ_WINDOW):
+            window = wanted[start : start + READ_WINDOW]
             for path, owner, reply in [(p, o, self.zk.get_async(self.paths.record(p, o))) for p, o in window]:
                 try:
                     data, stat = self._wait(reply)
                 except NoNodeError:
                     continue
                 shares.setdefault(path, {})[owner] = RecordState(data or b"", stat.czxid)
-        return Current(nodes, {}, shares=shares)
+        return shares
 
     def owner_states(self) -> dict[str, OwnerState]:
         """Every installation that has written here, with its liveness."""

@@ -53,6 +53,7 @@ class MemoryRegistry:
         self.owners = dict(owners or {})
         self.interfere = interfere
         self.writes = 0
+        self.record_reads = 0
         self.vouched: dict[str, int] = {}
 
     def owned_directories(self, roots: Iterable[str], owners: Iterable[str] = ()) -> set[str]:
@@ -71,15 +72,23 @@ class MemoryRegistry:
             {p: n for p, n in self.nodes.items() if p in paths}, {p: o for p, o in self.owners.items() if p in paths}
         )
 
-    def read_shared(self, directory: str, paths: Iterable[str] | None = None) -> Current:
+    def read_shared(self, directory: str, paths: Iterable[str] | None = None, *, records: bool = True) -> Current:
         """Each owner's record vouches for the czxid its node had when recorded
         (a record of the older format: it contributes what the node lists)."""
         wanted = set(paths) if paths is not None else {p for p in self.nodes if p.rpartition("/")[0] == directory}
         wanted |= {p for p in self.owners if paths is None and p.rpartition("/")[0] == directory}
-        shares = {
-            p: {o: RecordState(str(self.vouched.get(p, 0)).encode(), 0)} for p, o in self.owners.items() if p in wanted
+        nodes = {p: n for p, n in self.nodes.items() if p in wanted}
+        recorders = {p: frozenset({o}) for p, o in self.owners.items() if p in wanted}
+        if not records:
+            return Current(nodes, {}, recorders=recorders)
+        return Current(nodes, {}, shares=self.read_records(recorders))
+
+    def read_records(self, recorders) -> dict[str, dict[str, RecordState]]:
+        self.record_reads += len(recorders)
+        return {
+            p: {o: RecordState(str(self.vouched.get(p, 0)).encode(), 0) for o in owners}
+            for p, owners in recorders.items()
         }
-        return Current({p: n for p, n in self.nodes.items() if p in wanted}, {}, shares=shares)
 
     def prepare(self, directories: Iterable[str]) -> None:
         pass
@@ -339,3 +348,16 @@ def json_servers(data: bytes) -> list[str]:
     import json
 
     return json.loads(data)["servers"]
+
+
+def test_a_no_op_full_sync_reads_no_records_of_nodes_only_we_contribute_to():
+    registry = MemoryRegistry()
+    reconciler(registry).run(state({"a": {"10.0.0.1"}, "b": {"10.0.0.2"}}))
+    registry.record_reads = 0
+
+    report = reconciler(registry).run(state({"a": {"10.0.0.1"}, "b": {"10.0.0.2"}}))
+    assert report.plan.changes == [] and report.unchanged == 2 and registry.record_reads == 0
+
+    # A node about to change has its record read first (for the union and its vouching).
+    report = reconciler(registry).run(state({"a": {"10.0.0.1"}, "b": {"10.0.0.3"}}))
+    assert registry.record_reads == 1 and [c.path for c in report.plan.changes] == ["/rpc_v2/b"]
