@@ -4,7 +4,10 @@
 # installs charts/kube2zk) and promtool (checks and unit-tests the alert rules).
 # A tool already built for the pinned version is reused, so this is cheap after
 # the first run. Prints the path of each requested binary on stdout.
-#   usage: testbed/tools.sh [helm] [promtool]   (both when none is named)
+# monitoring-crds fetches the Prometheus Operator's ServiceMonitor and
+# PrometheusRule CRDs from its Go module (the module proxy serves the source)
+# so the bed can dry-run the chart's monitoring objects; prints their folder.
+#   usage: testbed/tools.sh [helm] [promtool] [monitoring-crds]   (helm and promtool when none is named)
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -55,11 +58,26 @@ build_promtool() {
   echo "$dir/bin/promtool"
 }
 
+build_monitoring-crds() {
+  local dir="$TOOLS_DIR/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/crds" src kind
+  if [ ! -f "$dir/monitoring.coreos.com_prometheusrules.yaml" ]; then
+    log "fetching the Prometheus Operator $PROMETHEUS_OPERATOR_VERSION CRDs"
+    src=$(go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" |
+      sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    [ -n "$src" ] || die "no source folder for prometheus-operator $PROMETHEUS_OPERATOR_VERSION"
+    mkdir -p "$dir"
+    for kind in servicemonitors prometheusrules; do
+      cp "$src/example/prometheus-operator-crd/monitoring.coreos.com_$kind.yaml" "$dir/"
+    done
+  fi
+  echo "$dir"
+}
+
 command -v go >/dev/null || bash "$TESTBED_DIR/install.sh"
 [ $# -gt 0 ] || set -- helm promtool
 mkdir -p "$TOOLS_DIR"
 for tool in "$@"; do
-  case "$tool" in helm | promtool) ;; *) die "unknown tool: $tool (helm, promtool)" ;; esac
+  case "$tool" in helm | promtool | monitoring-crds) ;; *) die "unknown tool: $tool (helm, promtool, monitoring-crds)" ;; esac
   # One build per tool at a time: a second caller (another test run, a
   # parallel make) waits for the first and then reuses its binary.
   (

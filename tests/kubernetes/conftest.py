@@ -4,6 +4,7 @@ a running one reused); each test gets its own namespace and ZooKeeper paths."""
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -128,6 +129,21 @@ def manifest_account(api, core, namespace, testbed_env, tmp_path) -> Iterator[Ca
 def helm() -> Path:
     """helm, built by testbed/tools.sh when this machine has none cached."""
     return build_tool("helm")
+
+
+@pytest.fixture(scope="session")
+def monitoring_crds(testbed_env: dict[str, str]) -> None:
+    """The Prometheus Operator's ServiceMonitor and PrometheusRule types,
+    served by the bed (fetched by testbed/tools.sh), so the chart's
+    monitoring objects get the same server-side checks as the others."""
+    folder = build_tool("monitoring-crds")
+    for command in (
+        ["kubectl", "apply", "--server-side", "--force-conflicts", "-f", str(folder)],
+        ["kubectl", "wait", "--for=condition=Established", "--timeout=60s", "-f", str(folder)],
+    ):
+        proc = subprocess.run(command, env=testbed_env, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(command[:2])} of the monitoring CRDs failed: {proc.stderr}")
 
 
 @pytest.fixture(scope="session")
