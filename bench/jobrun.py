@@ -268,4 +268,18 @@ def combine(results: list[JobResult]) -> dict[str, Any]:
         "zk_reads": int(median([r.zk.reads for r in results])),
         "zk_writes": int(median([r.zk.writes for r in results])),
         "zxid": int(median([r.zk.zxid for r in results])),
+        **_api(results),
+    }
+
+
+def _api(results: list[JobResult]) -> dict[str, Any]:
+    """The API server's CPU and LIST requests per run, when the caller took them."""
+    api = [r.extra["api"] for r in results if "api" in r.extra]
+    if len(api) != len(results):
+        return {}
+    net = [a["cpu_net"] for a in api if a["cpu_net"] is not None]
+    return {
+        "api_cpu": median([a["cpu"] for a in api]),
+        "api_cpu_net": median(net) if len(net) == len(api) else None,
+        "api_lists": median([a["lists"] for a in api]),
     }

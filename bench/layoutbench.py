@@ -41,7 +41,7 @@ import zkbench
 from bed import log
 
 from lib.desired.annotation import parse_annotation
-from lib.kube.pods import pod_info
+from lib.kube.pods import decode_pod
 from lib.layouts.curator import CuratorLayout, instance_id
 from lib.layouts.seed import DEFAULT_CONFIG, encode_node
 
@@ -95,7 +95,7 @@ def check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> Non
 
 def desired_nodes(layout: str, items: list[dict[str, Any]]) -> dict[str, bytes]:
     """Relative path -> the bytes the product writes for these (Ready) pods."""
-    pods = [pod_info(item) for item in items]
+    pods = [decode_pod(json.dumps(item).encode()) for item in items]
     if layout == "seed":
         by_service: dict[str, list[str]] = defaultdict(list)
         for pod in pods:

@@ -31,6 +31,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(HERE.parent))
 sys.path.insert(2, str(HERE.parent / "tests"))  # helpers shared with the tests
 
+import apibench  # noqa: E402
 import jobrun  # noqa: E402
 import layoutbench  # noqa: E402
 import loopbench  # noqa: E402
@@ -173,9 +174,16 @@ class Bench:
     def scope(self, label: str) -> jobrun.Scope:
         return jobrun.Scope(self.ns, f"{self.root}/{label}/services", f"{self.root}/{label}/kube2zk")
 
-    def floors(self, n: int, reps: int) -> dict[str, Any]:
+    def floors(self, n: int, reps: int, main: bool = False) -> dict[str, Any]:
+        """The floors at ``n`` pods. The list is timed with the cyclic GC
+        paused, as the product lists (lib/kube/pods.py paused_gc); the GC-on
+        figure stays as an informative row. The server floor receives the
+        same pages without decoding them."""
         lists, lists_nogc, writes, reads = [], [], [], []
         items: list[dict[str, Any]] = []
+        with self.phases(f"floors: API server idle baseline ({n})"):
+            self.idle = apibench.idle_baseline(self.bed)
+        server = apibench.server_floor(self.bed, self.ns, reps)
         for _ in range(reps):
             items = []
             started = time.perf_counter()
@@ -183,7 +191,7 @@ class Bench:
             lists.append(time.perf_counter() - started)
             items = []
             gc.collect()
-            gc.disable()  # the same list with Python's cyclic GC paused: how much of it is GC
+            gc.disable()  # the same list with Python's cyclic GC paused, as the product lists
             try:
                 started = time.perf_counter()
                 items = self.bed.raw_list(self.ns)
@@ -202,17 +210,39 @@ class Bench:
             writes.append(zkbench.write_floor(self.zk, base, data))
             reads.append(zkbench.read_floor(self.zk, base, sorted(data)))
             zkbench.delete_tree(self.zk, base)
-        self.samples[f"floors-{n}"] = {"list": lists, "list_nogc": lists_nogc, "write": writes, "read": reads}
-        return {
+        self.samples[f"floors-{n}"] = {
+            "list": lists,
+            "list_nogc": lists_nogc,
+            "server": server["samples"],
+            "write": writes,
+            "read": reads,
+        }
+        out = {
             "list": median(lists),
             "list_nogc": median(lists_nogc),
+            "server": server["seconds"],
+            "server_pages": server["pages"],
+            "server_bytes": server["bytes"],
             "write": median(writes),
             "read": median(reads),
             "pods_listed": len(items),
+            "api_idle": vars(self.idle),
         }
+        if main:
+            with self.phases(f"floors: list with resourceVersion unset vs 0 ({n})"):
+                out["list_modes"] = apibench.list_modes(self.bed, self.ns, reps, self.idle)
+        return out
 
     def job(self, scope: jobrun.Scope, key: str) -> jobrun.JobResult:
+        before = apibench.scrape(self.bed)
         result = jobrun.run_job(scope, self.env)
+        delta = apibench.scrape(self.bed) - before
+        idle = getattr(self, "idle", None)
+        result.extra["api"] = {
+            "cpu": delta.cpu,
+            "cpu_net": idle.net(delta, result.wall) if idle else None,
+            "lists": delta.lists,
+        }
         self.samples[key].append(
             {
                 "wall": result.wall,
@@ -221,6 +251,7 @@ class Bench:
                 "sys": result.sys,
                 "rss_mb": result.maxrss_mb,
                 "zk": vars(result.zk),
+                "api": result.extra["api"],
                 "summary": result.summary,
             }
         )
@@ -238,7 +269,7 @@ class Bench:
             ready = self.work.wait_ready()
         log(f"  {n} pods: created in {created:.1f}s, all Ready {ready:.1f}s later")
         with self.phases(f"floors ({n})"):
-            floors = self.floors(n, reps)
+            floors = self.floors(n, reps, main=main)
         if floors["pods_listed"] != n:
             raise SystemExit(f"listed {floors['pods_listed']} pods, expected {n}")
         colds = []
@@ -272,7 +303,8 @@ class Bench:
             "noop": {**jobrun.combine(noops), "node_writes": node_writes},
         }
         log(
-            f"  {n} pods: list {floors['list']:.3f}s write {floors['write']:.3f}s read {floors['read']:.3f}s | "
+            f"  {n} pods: server {floors['server']:.3f}s list {floors['list_nogc']:.3f}s "
+            f"write {floors['write']:.3f}s read {floors['read']:.3f}s | "
             f"cold {out['cold']['wall']:.3f}s (sync {out['cold']['sync']:.3f}s, {out['cold']['rss']:.0f} MB) | "
             f"no-op {out['noop']['wall']:.3f}s (sync {out['noop']['sync']:.3f}s), node writes {node_writes}"
         )

@@ -3,12 +3,11 @@
 Requests go through the official client's ``ApiClient`` (authentication, TLS,
 token refresh, proxies) but not through its typed API classes: importing
 ``CoreV1Api`` alone costs about half a second, a large part of a one-shot
-run, and kube2zk reads raw JSON anyway.
+run, and kube2zk decodes the raw JSON itself.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 from urllib.parse import quote
@@ -69,9 +68,10 @@ class KubeApi:
             raise ApiException.from_response(http_resp=response, body=None, data=None)
         return response.response
 
-    def get_json(self, path: str, query: list[tuple[str, Any]], timeout: Timeout = None) -> dict[str, Any]:
+    def get_bytes(self, path: str, query: list[tuple[str, Any]], timeout: Timeout = None) -> bytes:
+        """The whole body, undecoded: the caller decodes it against its own schema."""
         response = self.request("GET", path, query, timeout=timeout)
         try:
-            return json.loads(response.data)
+            return response.data
         finally:
             response.release_conn()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from kubernetes.client.exceptions import ApiException
 
@@ -32,11 +34,11 @@ class FailingSecondPage:
     def __init__(self) -> None:
         self.calls: list[str | None] = []
 
-    def get_json(self, path: str, query: list[tuple[str, object]], timeout: object = None) -> dict:
+    def get_bytes(self, path: str, query: list[tuple[str, object]], timeout: object = None) -> bytes:
         assert path == "/api/v1/pods"
         self.calls.append(dict(query).get("continue"))  # type: ignore[arg-type]
         if len(self.calls) == 1:
-            return raw_page(["a", "b"], "next-page")
+            return json.dumps(raw_page(["a", "b"], "next-page")).encode()
         raise ApiException(status=500, reason="Internal Server Error")
 
 

@@ -1,8 +1,17 @@
-"""Cutting a raw API pod down to what a sync needs (lib/source.py: pod_info)."""
+"""Cutting a raw API pod down to what a sync needs (lib/kube/pods.py), through
+the same msgspec schema the list and the watch decode with."""
+
+import json
 
 import pytest
 
-from lib.kube.pods import pod_info
+from lib.kube.pods import decode_pod
+from lib.model import PodInfo
+
+
+def pod_info(raw: dict) -> PodInfo:
+    return decode_pod(json.dumps(raw).encode())
+
 
 ANNOTATION = '[{"serviceName": "test-rpc-server-1", "version": "v0"}]'
 
