@@ -3,9 +3,13 @@ planner's removal of a stopped owner's own nodes in lib/plan/diff.py)."""
 
 from __future__ import annotations
 
-from lib.model import Action, Current, NodeState, OwnerState, RecordOp
+from lib.layouts.seed import SeedLayout
+from lib.model import Action, Current, NodeState, OwnerState, Paths, RecordOp, RecordState
+from lib.plan.budget import DeletionWindow
 from lib.plan.diff import compute_plan
 from lib.plan.owners import judge
+from lib.plan.shares import encode_record, plan_shared
+from lib.settings.groups import DeletionBudget
 
 NOW = 10_000.0
 
@@ -46,3 +50,28 @@ def test_a_stopped_owners_instance_nodes_go_with_their_records_but_never_one_we_
     assert by_path["/s/orders/gone-already"].action is Action.FORGET
     assert by_path["/s/orders/a"].removes == 1 and by_path["/s/orders/gone-already"].removes == 0
     assert "/s/orders/b" not in by_path and plan.foreign == {"/s/orders/b": "gone"}
+
+
+def test_reaping_counts_against_the_deletion_budget_of_the_owner_doing_it():
+    seed = SeedLayout(Paths("/rpc_v2", "/kube2zk", "me"))
+    nodes, shares = {}, {}
+    for i in range(8):
+        path = f"/rpc_v2/svc-{i}"
+        nodes[path] = NodeState(b'{"config":[],"servers":["10.0.0.1","10.9.0.1"]}', 1, 7)
+        shares[path] = {
+            "me": RecordState(encode_record(["10.0.0.1"]), 7),
+            "gone": RecordState(encode_record(["10.9.0.1"], 7), 9),
+        }
+    current = Current(nodes, {}, shares=shares)
+    mine = {p: ["10.0.0.1"] for p in nodes}
+    result = plan_shared(mine, current, "me", seed.combine, seed.servers_of, paths=nodes, reap={"gone"})
+    assert sum(c.removes for c in result.plan.changes) == 8
+
+    held = DeletionWindow(DeletionBudget(count=5, fraction=0.0)).hold(result.plan, owned=8)
+    assert len(held) == 8 and result.plan.changes == []
+    assert (
+        DeletionWindow(DeletionBudget(count=8, fraction=0.0)).hold(
+            plan_shared(mine, current, "me", seed.combine, seed.servers_of, paths=nodes, reap={"gone"}).plan, owned=8
+        )
+        == []
+    )
