@@ -4,6 +4,7 @@ readiness, service-account kubeconfigs and the shipped manifests."""
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -173,3 +174,17 @@ def service_account_token(core: client.CoreV1Api, namespace: str, name: str) -> 
 
 def manifest_objects(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def hold_mass_deletion(
+    cluster: Cluster, zk: Any, base: str, metric: Callable[[str], float | None], count: int = 12
+) -> None:
+    """Make a running --loop hold ``count`` deletions: one pod declares
+    ``count`` services, is registered, then goes (more than the default
+    budget of 5 may delete). ``metric`` reads the loop's metrics."""
+    many = json.dumps([{"serviceName": f"svc-{i:02d}"} for i in range(count)])
+    cluster.deploy("many", 1, many)
+    cluster.wait_ready("app=many", 1)
+    eventually(f"{count} services", lambda: zk.exists(base) and len(zk.get_children(base)) == count)
+    cluster.delete("many")
+    eventually("deletions held", lambda: metric("kube2zk_deletions_held") == float(count))

@@ -5,7 +5,6 @@ says which alerts fire."""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers import Cluster, LoopProcess, eventually
+from helpers.kube import hold_mass_deletion
 from helpers.tools import ALERTS, alert_rules, expected_alert, input_series, promtool_test
 from kazoo.client import KazooClient
 
@@ -69,15 +69,8 @@ def _metric_names(expr: str) -> set[str]:
 def test_held_deletions_fire_and_a_stale_sync_fires_after_twice_the_period(
     promtool, tmp_path, loop, cluster: Cluster, zk: KazooClient, zk_root, namespace
 ):
-    many = json.dumps([{"serviceName": f"svc-{i:02d}"} for i in range(12)])
     proc = loop()
-    cluster.deploy("many", 1, many)
-    cluster.wait_ready("app=many", 1)
-    eventually(
-        "12 services", lambda: zk.exists(f"{zk_root}/rpc_v2") and len(zk.get_children(f"{zk_root}/rpc_v2")) == 12
-    )
-    cluster.delete("many")
-    eventually("deletions held", lambda: proc.metric("kube2zk_deletions_held") == 12.0)
+    hold_mass_deletion(cluster, zk, f"{zk_root}/rpc_v2", proc.metric)
 
     # The scraped state, unchanged for four hours: the hourly full sync
     # (-syncperiod 1h) would have stamped a newer time, so its absence is

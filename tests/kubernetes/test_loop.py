@@ -3,12 +3,12 @@ at a time, faults, shutdown, metrics and Events."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from pathlib import Path
 
 from helpers import REPO, Cluster, LoopProcess, bed_script, eventually, free_port, read_node, zookeeper
+from helpers.kube import hold_mass_deletion
 from kazoo.client import KazooClient
 from kubernetes import client
 
@@ -189,16 +189,8 @@ def test_api_server_restart_later_changes_still_arrive(loop, cluster, zk, zk_roo
 
 
 def test_loop_holds_a_mass_deletion_and_reports_it_in_a_metric(loop, cluster, zk: KazooClient, zk_root):
-    many = json.dumps([{"serviceName": f"svc-{i:02d}"} for i in range(12)])
     proc = loop()
-    cluster.deploy("many", 1, many)
-    cluster.wait_ready("app=many", 1)
-    eventually(
-        "12 services", lambda: zk.exists(f"{zk_root}/rpc_v2") and len(zk.get_children(f"{zk_root}/rpc_v2")) == 12
-    )
-
-    cluster.delete("many")
-    eventually("deletions held", lambda: proc.metric("kube2zk_deletions_held") == 12.0)
+    hold_mass_deletion(cluster, zk, f"{zk_root}/rpc_v2", proc.metric)
     assert len(zk.get_children(f"{zk_root}/rpc_v2")) == 12
     assert "holding 12 deletions" in proc.log()
 
