@@ -41,7 +41,7 @@ import zkbench
 from bed import log
 
 from lib.desired.annotation import parse_annotation
-from lib.kube.pods import decode_pod
+from lib.kube.schema import decode_pod
 from lib.layouts.curator import CuratorLayout, instance_id
 from lib.layouts.seed import DEFAULT_CONFIG, encode_node
 

@@ -345,26 +345,36 @@ def plot(r: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def generated_markdown(r: dict[str, Any]) -> str:
+def provenance(r: dict[str, Any], machine_note: str, kwok_note: str = "") -> list[str]:
+    """The command, machine and code lines every generated section opens with."""
     env = r["env"]
+    return [
+        f"Command: `{r['command']}` (run from the repository root; total {r['total_s'] / 60:.1f} min).",
+        "",
+        f"Machine: {env['cpus']} cores ({env['cpu_model']}), {env['mem_gb']:.0f} GB memory; "
+        f"load average {env['load_before']} before and {env['load_after']} after the run{machine_note}",
+        "",
+        f"Code: commit {env.get('commit', '?')}"
+        + (" with uncommitted changes to lib/ or kube2zk_job.py" if env.get("dirty") else "")
+        + f". Versions: Python {env['python']}, kazoo {env['kazoo']}, kubernetes client "
+        f"{env['kubernetes_client']}, Kubernetes {env['kubernetes']} (kwok {env['kwok']}{kwok_note}), "
+        f"ZooKeeper {env['zookeeper']}.",
+    ]
+
+
+def generated_markdown(r: dict[str, Any]) -> str:
     m = r["main"]
     out = [
         BEGIN,
         "",
         f"## Results of {r['date']}",
         "",
-        f"Command: `{r['command']}` (run from the repository root; total {r['total_s'] / 60:.1f} min).",
-        "",
-        f"Machine: {env['cpus']} cores ({env['cpu_model']}), {env['mem_gb']:.0f} GB memory; "
-        f"load average {env['load_before']} before and {env['load_after']} after the run "
-        "(other work shared the machine; every figure is the median of "
-        f"{r['reps']} runs unless it says otherwise).",
-        "",
-        f"Code: commit {env.get('commit', '?')}"
-        + (" with uncommitted changes to lib/ or kube2zk_job.py" if env.get("dirty") else "")
-        + ". "
-        f"Versions: Python {env['python']}, kazoo {env['kazoo']}, kubernetes client {env['kubernetes_client']}, "
-        f"Kubernetes {env['kubernetes']} (kwok {env['kwok']} fake nodes), ZooKeeper {env['zookeeper']}.",
+        *provenance(
+            r,
+            f" (other work shared the machine; every figure is the median of {r['reps']} runs unless it says "
+            "otherwise).",
+            " fake nodes",
+        ),
         "",
         f"### {m['pods']} pods, {m['services']} services",
         "",
@@ -672,23 +682,14 @@ def soak_minute_rows(r: dict[str, Any]) -> list[tuple[str, ...]]:
 
 
 def soak_markdown(r: dict[str, Any]) -> str:
-    env, s = r["env"], r["soak"]
+    s = r["soak"]
     return "\n".join(
         [
             SOAK_BEGIN,
             "",
             f"### Soak of {r['date']}",
             "",
-            f"Command: `{r['command']}` (run from the repository root; total {r['total_s'] / 60:.1f} min).",
-            "",
-            f"Machine: {env['cpus']} cores ({env['cpu_model']}), {env['mem_gb']:.0f} GB memory; "
-            f"load average {env['load_before']} before and {env['load_after']} after the run.",
-            "",
-            f"Code: commit {env.get('commit', '?')}"
-            + (" with uncommitted changes to lib/ or kube2zk_job.py" if env.get("dirty") else "")
-            + f". Versions: Python {env['python']}, kazoo {env['kazoo']}, kubernetes client "
-            f"{env['kubernetes_client']}, Kubernetes {env['kubernetes']} (kwok {env['kwok']}), "
-            f"ZooKeeper {env['zookeeper']}.",
+            *provenance(r, "."),
             "",
             markdown_table(soak_rows(r), SOAK_HEADER),
             "",
@@ -858,23 +859,13 @@ def layouts_text(r: dict[str, Any]) -> list[str]:
 
 
 def layouts_markdown(r: dict[str, Any]) -> str:
-    env, listing = r["env"], r["list"]
+    listing = r["list"]
     out = [
         LAYOUTS_BEGIN,
         "",
         f"### Layouts run of {r['date']}",
         "",
-        f"Command: `{r['command']}` (run from the repository root; total {r['total_s'] / 60:.1f} min).",
-        "",
-        f"Machine: {env['cpus']} cores ({env['cpu_model']}), {env['mem_gb']:.0f} GB memory; "
-        f"load average {env['load_before']} before and {env['load_after']} after the run "
-        f"(every figure is the median of {r['reps']} runs unless it says otherwise).",
-        "",
-        f"Code: commit {env.get('commit', '?')}"
-        + (" with uncommitted changes to lib/ or kube2zk_job.py" if env.get("dirty") else "")
-        + f". Versions: Python {env['python']}, kazoo {env['kazoo']}, kubernetes client "
-        f"{env['kubernetes_client']}, Kubernetes {env['kubernetes']} (kwok {env['kwok']}), "
-        f"ZooKeeper {env['zookeeper']}.",
+        *provenance(r, f" (every figure is the median of {r['reps']} runs unless it says otherwise)."),
         "",
         f"{r['pods']} pods, each declaring {r['services_per_pod']} of {r['services']} services "
         f"({r['pods'] * r['services_per_pod'] // r['services']} pods per service), every entry with a port. "

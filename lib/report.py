@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from lib.model import Action, Plan, Problem
+from lib.settings.groups import DeletionBudget
 from lib.zk.registry import ApplyResult
 
 log = logging.getLogger(__name__)
@@ -118,3 +119,46 @@ def report_problems(problems: Iterable[Problem]) -> None:
     for problem in problems:
         what = "refused claim" if problem.denied else "invalid rpc-service annotation"
         log.warning("%s on %s", what, problem, extra={"pod": problem.pod})
+
+
+def log_outcome(report: SyncReport, budget: DeletionBudget, owned: int) -> None:
+    """Say what a sync left undone or found wrong, one line per node or owner."""
+    for owner, silent in report.stale_owners.items():
+        since = "it never left a heartbeat" if silent is None else f"silent for {silent:.0f}s"
+        log.warning(
+            "owner %s is stale: no writer holds its lock, %s; its contributions stay "
+            "(-reap-owners-after or the reap command removes them)",
+            owner,
+            since,
+            extra={"owner": owner},
+        )
+    for owner, count in sorted(report.reaped.items()):
+        log.warning("removed the contributions of stopped owner %s from %d nodes", owner, count)
+    for owner, reason in sorted(report.refused_reaps.items()):
+        log.error("not reaping owner %s: %s", owner, reason, extra={"owner": owner})
+    for path, reason in sorted(report.unreadable.items()):
+        log.warning(
+            "%s, not written by kube2zk, cannot be read by the service's consumers (%s): their queries of this "
+            "service fail until it is fixed or removed",
+            path,
+            reason,
+            extra={"node": path},
+        )
+    for path, reason in sorted(report.oversized.items()):
+        log.error("%s not written: %s", path, reason, extra={"node": path})
+    if report.held_deletions:
+        log.error(
+            "holding %d deletions above the deletion budget %s of %d owned nodes: %s; "
+            "check the list and rerun with --force-deletions to proceed",
+            len(report.held_deletions),
+            budget,
+            owned,
+            ", ".join(report.held_deletions[:20]) + (" ..." if len(report.held_deletions) > 20 else ""),
+        )
+    for path, owner in sorted(report.foreign.items()):
+        whose = f"owned by {owner!r}" if owner else "not owned by kube2zk (use --adopt to take it over)"
+        if path in report.recreated:
+            whose = "deleted and created again by someone else since kube2zk wrote it (use --adopt to take it over)"
+        log.warning("service node %s is %s; left untouched", path, whose, extra={"node": path, "owner": owner})
+    for path, reason in sorted(report.failed.items()):
+        log.error("%s failed: %s", path, reason, extra={"node": path})

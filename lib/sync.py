@@ -22,13 +22,20 @@ from lib.plan.budget import DeletionWindow
 from lib.plan.diff import compute_plan, drop_recreated
 from lib.plan.shares import SharedPlan, encode_record, plan_shared
 from lib.render import describe_change
-from lib.report import SyncReport, report_problems
+from lib.report import SyncReport, log_outcome, report_problems
 from lib.settings.groups import SyncSettings
 from lib.zk.registry import Registry
 
 log = logging.getLogger(__name__)
 
 CONFLICT_ROUNDS = 3
+
+
+def too_big(data: bytes) -> str:
+    """Why ``data`` cannot be written ("" when it can)."""
+    if len(data) <= MAX_NODE_BYTES:
+        return ""
+    return f"node data of {len(data)} bytes exceeds ZooKeeper's limit of {MAX_NODE_BYTES}"
 
 
 class Reconciler:
@@ -64,6 +71,8 @@ class Reconciler:
         # may learn from the render where a service's nodes go from now on.
         covered = None if only is None else self.layout.scope(only)
         desired, problems = self.layout.nodes(state)
+        # Our servers of each shared node, as the planner of shared nodes takes them.
+        mine = self.layout.shared.contributions(state) if self.layout.shared is not None else {}
         report = SyncReport(
             state.pods_seen, state.pods_counted, len(state.services), problems=state.problems + problems
         )
@@ -71,20 +80,24 @@ class Reconciler:
         self.reap = set()
         if only is None and self.registry is not None:
             self.reap = self.liveness.judge(self.registry, report)
-        current, scope = self._read(desired, state, covered)
+        current, scope = self._read(desired, mine, state, covered)
         self._check_foreign(current, report)
-        report.plan = self._plan(desired, current, scope, report)
+        report.plan = self._plan(desired, mine, current, scope, report)
         if self.registry is not None and not self.settings.dry_run:
-            self._apply(report, desired, full=scope is None)
+            self._apply(report, desired, mine, full=scope is None)
             self.liveness.beat(self.registry, report, sorted(self.budget.held), full=scope is None)
-        self._log(report)
+        log_outcome(report, self.budget.budget, self.owned)
         if self.events is not None:
             self.events.problems(report.problems)
         report.duration = time.monotonic() - started
         return report
 
     def _read(
-        self, desired: dict[str, bytes], state: DesiredState, covered: tuple[set[str], set[str]] | None
+        self,
+        desired: dict[str, bytes],
+        mine: Mapping[str, list[str]],
+        state: DesiredState,
+        covered: tuple[set[str], set[str]] | None,
     ) -> tuple[Current, set[str] | None]:
         """What ZooKeeper holds of the nodes in question, and the paths an
         incremental sync covers (None: a full sync covers everything)."""
@@ -98,7 +111,7 @@ class Reconciler:
             everything = folders - set(self.layout.roots())
             current = self.registry.read((folders - shared_roots) | roots, desired, everything=everything)
             listed = [self.registry.read_shared(root, records=False) for root in sorted(shared_roots)]
-            return self._with_shares(current, [self._settle(part, desired) for part in listed]), None
+            return self._with_shares(current, [self._settle(part, desired, mine) for part in listed]), None
         paths, folders = covered
         shared = {p for p in paths if self.layout.is_shared(p)}
         current = self.registry.read_paths(paths - shared)
@@ -108,7 +121,7 @@ class Reconciler:
             paths |= {p for p in (*desired, *more.nodes, *more.owners) if p.rpartition("/")[0] in folders}
         return self._with_shares(current, self._read_shared(shared)), paths
 
-    def _settle(self, listed: Current, desired: Mapping[str, bytes]) -> Current:
+    def _settle(self, listed: Current, desired: Mapping[str, bytes], mine: Mapping[str, list[str]]) -> Current:
         """Read the records a full sync's plan needs. A node that only we
         contribute to and that already holds exactly what we would write
         needs none: the record written with it in one transaction holds the
@@ -120,7 +133,7 @@ class Reconciler:
         for path, owners in listed.recorders.items():
             node, data = listed.nodes.get(path), desired.get(path)
             if owners == {me} and node is not None and data is not None and layout.merge(data, node.data) == node.data:
-                record = encode_record(layout.servers_of(data), node.czxid)
+                record = encode_record(mine[path], node.czxid)
                 assumed[path] = {me: RecordState(record, node.czxid)}
             else:
                 needed[path] = owners
@@ -152,23 +165,37 @@ class Reconciler:
                 if reason:
                     report.unreadable[path] = reason
 
-    def _plan(self, desired: dict[str, bytes], current: Current, scope: set[str] | None, report: SyncReport) -> Plan:
+    def _plan(
+        self,
+        desired: dict[str, bytes],
+        mine: Mapping[str, list[str]],
+        current: Current,
+        scope: set[str] | None,
+        report: SyncReport,
+    ) -> Plan:
         """Merge, size-check, diff and budget."""
         owner = self.settings.owner_id
-        shared = {p: desired.pop(p) for p in list(desired) if self.layout.is_shared(p)}
-        for path, data in list(desired.items()):
+        exclusive_desired = {}
+        for path, data in desired.items():
+            if self.layout.is_shared(path):
+                continue
             node = current.nodes.get(path)
-            data = self.layout.merge(path, data, node.data if node else None)
-            desired[path] = data
-            if len(data) > MAX_NODE_BYTES:
-                report.oversized[path] = f"node data of {len(data)} bytes exceeds ZooKeeper's limit of {MAX_NODE_BYTES}"
+            exclusive_desired[path] = data = self.layout.merge(path, data, node.data if node else None)
+            if reason := too_big(data):
+                report.oversized[path] = reason
+        desired.update(exclusive_desired)
         exclusive = None if scope is None else {p for p in scope if not self.layout.is_shared(p)}
         plan = compute_plan(
-            desired, current, owner, adopt=self.settings.adopt, only=exclusive, keep=report.oversized, reap=self.reap
+            exclusive_desired,
+            current,
+            owner,
+            adopt=self.settings.adopt,
+            only=exclusive,
+            keep=report.oversized,
+            reap=self.reap,
         )
         report.recreated = self._recreated(plan, current)
-        owned = self._plan_shared(shared, current, scope, plan, report)
-        desired.update(shared)
+        owned = self._plan_shared(mine, current, scope, plan, report)
         if scope is None:
             self.owned = owned + sum(1 for o in current.owners.values() if o == owner)
         held = self.budget.hold(plan, self.owned, scope)
@@ -177,12 +204,11 @@ class Reconciler:
         report.foreign = dict(plan.foreign)
         return plan
 
-    def shared_plan(self, shared: Mapping[str, bytes], current: Current, paths: Iterable[str]) -> SharedPlan:
+    def _shared_plan(self, mine: Mapping[str, list[str]], current: Current, paths: Iterable[str]) -> SharedPlan:
         """The plan of the shared nodes in ``paths`` (see lib.plan.shares)."""
         layout = self.layout.shared
         if layout is None:
             return SharedPlan()
-        mine = {p: layout.servers_of(d) for p, d in shared.items()}
         return plan_shared(
             mine,
             current,
@@ -195,21 +221,20 @@ class Reconciler:
         )
 
     def _plan_shared(
-        self, shared: Mapping[str, bytes], current: Current, scope: set[str] | None, plan: Plan, report: SyncReport
+        self, mine: Mapping[str, list[str]], current: Current, scope: set[str] | None, plan: Plan, report: SyncReport
     ) -> int:
         """Add the shared nodes' changes to ``plan``; the number we contribute to."""
         owner = self.settings.owner_id
         if scope is None:
             involved = set(self.reap) | {owner}
-            paths = set(shared) | {p for p, records in current.shares.items() if involved & set(records)}
+            paths = set(mine) | {p for p, records in current.shares.items() if involved & set(records)}
         else:
             paths = {p for p in scope if self.layout.is_shared(p)}
-        result = self.shared_plan(shared, current, paths)
+        result = self._shared_plan(mine, current, paths)
         for change in result.plan.changes:
-            if change.new is not None and len(change.new) > MAX_NODE_BYTES:
-                report.oversized[change.path] = (
-                    f"node data of {len(change.new)} bytes exceeds ZooKeeper's limit of {MAX_NODE_BYTES}"
-                )
+            reason = too_big(change.new or b"")
+            if reason:
+                report.oversized[change.path] = reason
             else:
                 plan.changes.append(change)
         plan.unchanged += result.plan.unchanged
@@ -229,7 +254,9 @@ class Reconciler:
             recorded.update(self.registry.recorded_czxids(unknown))
         return drop_recreated(plan, current, recorded, adopt=self.settings.adopt)
 
-    def _apply(self, report: SyncReport, desired: dict[str, bytes], *, full: bool) -> None:
+    def _apply(
+        self, report: SyncReport, desired: dict[str, bytes], mine: Mapping[str, list[str]], *, full: bool
+    ) -> None:
         """Write the plan; re-read and re-plan what met a concurrent change."""
         assert self.registry is not None
         changes = report.plan.changes
@@ -257,7 +284,7 @@ class Reconciler:
                 adopt=self.settings.adopt,
                 only=paths - shared,
             )
-            redo = self.shared_plan({p: desired[p] for p in shared if p in desired}, current, shared).plan
+            redo = self._shared_plan({p: mine[p] for p in shared if p in mine}, current, shared).plan
             again.changes += redo.changes
             again.foreign.update(redo.foreign)
             report.foreign.update(again.foreign)
@@ -271,44 +298,3 @@ class Reconciler:
         deleted = sum(1 for c in applied if c.action is Action.DELETE)
         self.budget.record(sum(c.removes for c in applied))
         self.owned += sum(1 for c in applied if c.action in (Action.CREATE, Action.ADOPT)) - deleted
-
-    def _log(self, report: SyncReport) -> None:
-        for owner, silent in report.stale_owners.items():
-            since = "it never left a heartbeat" if silent is None else f"silent for {silent:.0f}s"
-            log.warning(
-                "owner %s is stale: no writer holds its lock, %s; its contributions stay "
-                "(-reap-owners-after or the reap command removes them)",
-                owner,
-                since,
-                extra={"owner": owner},
-            )
-        for owner, count in sorted(report.reaped.items()):
-            log.warning("removed the contributions of stopped owner %s from %d nodes", owner, count)
-        for owner, reason in sorted(report.refused_reaps.items()):
-            log.error("not reaping owner %s: %s", owner, reason, extra={"owner": owner})
-        for path, reason in sorted(report.unreadable.items()):
-            log.warning(
-                "%s, not written by kube2zk, cannot be read by the service's consumers (%s): their queries of this "
-                "service fail until it is fixed or removed",
-                path,
-                reason,
-                extra={"node": path},
-            )
-        for path, reason in sorted(report.oversized.items()):
-            log.error("%s not written: %s", path, reason, extra={"node": path})
-        if report.held_deletions:
-            log.error(
-                "holding %d deletions above the deletion budget %s of %d owned nodes: %s; "
-                "check the list and rerun with --force-deletions to proceed",
-                len(report.held_deletions),
-                self.budget.budget,
-                self.owned,
-                ", ".join(report.held_deletions[:20]) + (" ..." if len(report.held_deletions) > 20 else ""),
-            )
-        for path, owner in sorted(report.foreign.items()):
-            whose = f"owned by {owner!r}" if owner else "not owned by kube2zk (use --adopt to take it over)"
-            if path in report.recreated:
-                whose = "deleted and created again by someone else since kube2zk wrote it (use --adopt to take it over)"
-            log.warning("service node %s is %s; left untouched", path, whose, extra={"node": path, "owner": owner})
-        for path, reason in sorted(report.failed.items()):
-            log.error("%s failed: %s", path, reason, extra={"node": path})

@@ -1,8 +1,9 @@
 """Kubernetes side: list the labelled pods, keeping only what a sync needs.
 
 The list is read raw (``_preload_content=False``) and decoded page by page
-with msgspec against a schema of only the fields a sync reads: the client's
-typed models cost about five times a plain ``json.loads``, and ``json.loads``
+with msgspec against a schema of only the fields a sync reads
+(``lib.kube.schema``): the client's typed models cost about five times a
+plain ``json.loads``, and ``json.loads``
 itself builds a dict for every part of every pod (managed fields, container
 specs, all annotations) only for most of it to be thrown away. msgspec skips
 what the schema does not name without allocating it. A page at a time keeps
@@ -19,14 +20,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
 from lib.kube.client import KubeApi, pods_path
-from lib.model import ANNOTATION, LABEL, LABEL_VALUE, PodInfo
+from lib.kube.schema import EVENT, PAGE, ListMeta, Page, WatchObject, pod_info
+from lib.model import LABEL, LABEL_VALUE, PodInfo
 
 log = logging.getLogger(__name__)
 
@@ -41,146 +42,6 @@ class SourceError(Exception):
 class PodList:
     pods: list[PodInfo]
     resource_version: str
-
-
-# -- the schema: only what PodInfo needs ---------------------------------------------
-#
-# Every field may be absent or null (the API server omits empty ones, and a
-# null must read as "not set", as it did when pods were plain dicts). Values
-# of the wrong type (a number where the API sends a string) fail the whole
-# page with a ValidationError naming the JSON path: the run then acts on no
-# list at all rather than on a guess. ``gc=False``: decoded objects hold no
-# reference cycles, so the cyclic collector need not track them.
-
-
-class _Annotations(msgspec.Struct, gc=False):
-    # Only the one annotation: the others (kubectl's last-applied copy can be
-    # tens of kilobytes) are skipped without being decoded.
-    rpc_service: str | None = msgspec.field(default=None, name=ANNOTATION)
-
-
-class _Labels(msgspec.Struct, gc=False):
-    rpc_service: str | None = msgspec.field(default=None, name=LABEL)
-
-
-class _Meta(msgspec.Struct, gc=False):
-    namespace: str | None = None
-    name: str | None = None
-    uid: str | None = None
-    creationTimestamp: str | None = None
-    deletionTimestamp: str | None = None
-    labels: _Labels | None = None
-    annotations: _Annotations | None = None
-
-
-class _Port(msgspec.Struct, gc=False):
-    name: str | None = None
-    containerPort: int | None = None
-
-
-class _Container(msgspec.Struct, gc=False):
-    ports: list[_Port | None] | None = None
-
-
-class _Spec(msgspec.Struct, gc=False):
-    containers: list[_Container | None] | None = None
-
-
-class _Condition(msgspec.Struct, gc=False):
-    type: str | None = None
-    status: str | None = None
-
-
-class _Status(msgspec.Struct, gc=False):
-    phase: str | None = None
-    podIP: str | None = None
-    conditions: list[_Condition | None] | None = None
-
-
-class _Pod(msgspec.Struct, gc=False):
-    metadata: _Meta | None = None
-    spec: _Spec | None = None
-    status: _Status | None = None
-
-
-class _ListMeta(msgspec.Struct, gc=False):
-    continue_: str | None = msgspec.field(default=None, name="continue")
-    resourceVersion: str | None = None
-
-
-class _Page(msgspec.Struct, gc=False):
-    metadata: _ListMeta | None = None
-    items: list[_Pod] | None = None  # a null item is no pod at all: the page fails
-
-
-class _WatchMeta(_Meta, gc=False):
-    resourceVersion: str | None = None
-
-
-class _WatchObject(msgspec.Struct, gc=False):
-    """A pod, a bookmark (only metadata.resourceVersion) or, for an ERROR
-    event, a Status (code and message)."""
-
-    metadata: _WatchMeta | None = None
-    spec: _Spec | None = None
-    status: _Status | str | None = None  # a Status object's status is a string ("Failure")
-    code: int | None = None
-    message: str | None = None
-
-
-class _Event(msgspec.Struct, gc=False):
-    type: str | None = None
-    object: _WatchObject | None = None
-
-
-_PAGE = msgspec.json.Decoder(_Page)
-_EVENT = msgspec.json.Decoder(_Event)
-_POD = msgspec.json.Decoder(_Pod)
-
-_NO_META = _Meta()
-
-
-def _pod_info(pod: _Pod | _WatchObject) -> PodInfo:
-    """Cut one decoded pod (list item or watch object) down to PodInfo."""
-    meta = pod.metadata or _NO_META
-    status = pod.status if isinstance(pod.status, _Status) else None
-    ready = False
-    phase = pod_ip = None
-    if status is not None:
-        phase, pod_ip = status.phase, status.podIP or None
-        ready = any(c is not None and c.type == "Ready" and c.status == "True" for c in status.conditions or ())
-    labels, annotations = meta.labels, meta.annotations
-    return PodInfo(
-        namespace=meta.namespace or "",
-        name=meta.name or "",
-        phase=phase,
-        ready=ready,
-        deleting=bool(meta.deletionTimestamp),
-        pod_ip=pod_ip,
-        annotation=annotations.rpc_service if annotations is not None else None,
-        has_label=labels is not None and labels.rpc_service == LABEL_VALUE,
-        uid=meta.uid or "",
-        created=meta.creationTimestamp or "",
-        ports=_named_ports(pod.spec.containers or ()) if pod.spec is not None else (),
-    )
-
-
-def _named_ports(containers: list[_Container | None] | tuple[()]) -> tuple[tuple[str, int], ...]:
-    """The named container ports, which an annotation may refer to by name."""
-    named = []
-    for container in containers:
-        if container is None:
-            continue
-        for port in container.ports or ():
-            if port is not None and port.name and port.containerPort is not None:
-                named.append((port.name, port.containerPort))
-    return tuple(named)
-
-
-def decode_pod(raw: bytes) -> PodInfo:
-    """One pod object (JSON bytes) cut down to PodInfo, through the same
-    schema as a list page; raises msgspec.DecodeError (a ValueError)."""
-    return _pod_info(_POD.decode(raw))
 
 
 def describe_api_error(exc: Exception) -> str:
@@ -227,11 +88,11 @@ class PodSource:
     def where(self) -> str:
         return f"namespace {self.namespace}" if self.namespace else "all namespaces"
 
-    def _page(self, token: str | None) -> _Page:
+    def _page(self, token: str | None) -> Page:
         query: list[tuple[str, Any]] = [("labelSelector", LABEL_SELECTOR), ("limit", self.page_size)]
         if token:
             query.append(("continue", token))
-        return _PAGE.decode(self.kube.get_bytes(pods_path(self.namespace), query, timeout=self.timeout))
+        return PAGE.decode(self.kube.get_bytes(pods_path(self.namespace), query, timeout=self.timeout))
 
     def pages(self) -> Iterator[tuple[list[PodInfo], str]]:
         """Each page's pods and the list's resourceVersion so far.
@@ -245,8 +106,8 @@ class PodSource:
                 body = self._page(token)
             except (ApiException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
                 raise SourceError(f"listing pods in {self.where()} failed: {describe_api_error(exc)}") from exc
-            meta = body.metadata or _ListMeta()
-            yield [_pod_info(item) for item in body.items or ()], meta.resourceVersion or ""
+            meta = body.metadata or ListMeta()
+            yield [pod_info(item) for item in body.items or ()], meta.resourceVersion or ""
             token = meta.continue_
             if not token:
                 return
@@ -293,14 +154,14 @@ class PodSource:
             raise SourceError(f"watching pods in {self.where()} failed: {describe_api_error(exc)}") from exc
         try:
             for line in iter_resp_lines(resp):
-                event = _EVENT.decode(line)
-                kind, obj = event.type or "", event.object or _WatchObject()
+                event = EVENT.decode(line)
+                kind, obj = event.type or "", event.object or WatchObject()
                 if kind == "ERROR":
                     if obj.code == 410:
                         raise Gone(f"watch from resourceVersion {resource_version} expired: {obj.message}")
                     raise SourceError(f"watch error from the API server: {obj.message} ({obj.code})")
                 version = (obj.metadata.resourceVersion or "") if obj.metadata is not None else ""
-                yield PodEvent(kind, None if kind == "BOOKMARK" else _pod_info(obj), version)
+                yield PodEvent(kind, None if kind == "BOOKMARK" else pod_info(obj), version)
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             raise SourceError(f"watch stream broke: {describe_api_error(exc)}") from exc
         finally:

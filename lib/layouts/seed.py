@@ -123,6 +123,10 @@ class SeedLayout:
             return new
         return encode_node(config, servers)
 
+    def contributions(self, state: DesiredState) -> dict[str, list[str]]:
+        """path -> this owner's servers of each service node (see lib.plan.shares)."""
+        return {self.path(name): sorted(ips) for name, ips in state.services.items()}
+
     def combine(self, servers: list[str], old: bytes | None) -> bytes:
         """The node listing ``servers`` (every owner's), written over ``old``."""
         return self.merge(encode_node(self.config, servers), old)

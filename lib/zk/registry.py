@@ -6,25 +6,24 @@ the planner to decide again. A node and its ownership record (see
 ``lib.model.Paths``) are created and deleted in one transaction, so a run
 killed at any point leaves both or neither. Every wait is bounded by the
 ZooKeeper timeout, and reads, being idempotent, are retried across a
-connection loss within it.
+connection loss within it (``lib.zk.reading``). What several installations
+share, the seed layout's nodes with every owner's record and each owner's
+liveness, is read by ``lib.zk.sharing``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import (
     BadVersionError,
     ConnectionLoss,
-    KazooException,
     NoAuthError,
     NodeExistsError,
     NoNodeError,
@@ -34,22 +33,17 @@ from kazoo.exceptions import (
 )
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.interfaces import IAsyncResult
-from kazoo.retry import KazooRetry, RetryFailedError
 from kazoo.security import OPEN_ACL_UNSAFE
 
-from lib.model import RECORD_WITH_NODE, Action, Change, Current, NodeState, OwnerState, Paths, RecordState
-from lib.zk import calls
+from lib.model import RECORD_WITH_NODE, Action, Change, Current, Paths
 from lib.zk.errors import RegistryTimeout
+from lib.zk.sharing import SharedReads
 from lib.zk.transactions import add_ops, chunks, failed_change
 
 log = logging.getLogger(__name__)
 
 CONFLICTS = (BadVersionError, NodeExistsError, NoNodeError)
 LOST = (ConnectionLoss, SessionExpiredError, OperationTimeoutError, KazooTimeoutError, RegistryTimeout)
-
-T = TypeVar("T")
-
-READ_WINDOW = 2000  # node reads in flight at once
 
 
 @dataclass
@@ -61,7 +55,7 @@ class ApplyResult:
     connection_lost: bool = False
 
 
-class Registry:
+class Registry(SharedReads):
     """The owned nodes of one owner.
 
     ``fence`` gives the path of the writer lock's node (or None); every
@@ -73,34 +67,10 @@ class Registry:
     def __init__(
         self, zk: KazooClient, paths: Paths, *, timeout: float, fence: Callable[[], str | None] = lambda: None
     ):
-        self.zk = zk
-        self.paths = paths
-        self.owner_id = paths.owner_id
-        self.timeout = timeout
+        super().__init__(zk, paths, timeout=timeout)
         self.fence = fence
-        self._retry = KazooRetry(max_tries=-1, max_delay=2.0, deadline=timeout, ignore_expire=False)
-
-    # -- waiting -----------------------------------------------------------
-    def _wait(self, pending: IAsyncResult) -> Any:
-        return calls.result(pending, self.timeout)
-
-    def _retried(self, read: Callable[[], T]) -> T:
-        try:
-            return self._retry.copy()(read)
-        except RetryFailedError:
-            raise RegistryTimeout(f"ZooKeeper did not come back within {self.timeout:g}s") from None
 
     # -- reading -----------------------------------------------------------
-    def _children(self, path: str) -> list[str]:
-        try:
-            return self._wait(self.zk.get_children_async(path))
-        except NoNodeError:
-            return []
-
-    def children(self, path: str) -> list[str]:
-        """The names under ``path`` (none when it does not exist)."""
-        return self._retried(lambda: self._children(path))
-
     def read(self, directories: Iterable[str], wanted: Iterable[str], everything: Iterable[str] = ()) -> Current:
         """The nodes a plan needs in ``directories``: those wanted and those
         we own, and every child of the folders in ``everything`` (whose
@@ -129,105 +99,6 @@ class Registry:
         ours = {path for path, owner in owned.items() if owner == self.owner_id}
         read_all = {p for p in present if p.rpartition("/")[0] in everything}
         return Current(nodes=self._collect(sorted(present & (wanted | ours) | read_all)), owners=owned)
-
-    def read_shared(self, directory: str, paths: Iterable[str] | None = None, *, records: bool = True) -> Current:
-        """Shared nodes (the seed layout) and who contributes to them: all of
-        ``directory``'s children (a full sync) or ``paths`` only. Each
-        owner's record is read too unless ``records`` is False (then
-        ``Current.recorders`` says whose records exist, for the caller to
-        read those it needs with ``read_records``).
-
-        The nodes are read first and the records after: an owner changes its
-        record only in a transaction that also writes the node, so a record
-        read after its node is never older than the node's version, and the
-        write that follows, conditional on that version, cannot drop a
-        contribution made in between."""
-        only = None if paths is None else sorted(set(paths))
-        return self._retried(lambda: self._read_shared(directory, only, records))
-
-    def _read_shared(self, directory: str, only: list[str] | None, records: bool) -> Current:
-        paths = [f"{directory}/{name}" for name in sorted(self._children(directory))] if only is None else only
-        nodes = self._collect(paths)
-        owners = sorted(self._children(self.paths.owners_root))
-        recorders: dict[str, set[str]] = {}
-        if only is None or len(only) * len(owners) > READ_WINDOW:
-            listings = [(o, self.zk.get_children_async(self.paths.records(directory, o))) for o in owners]
-            wanted = None if only is None else set(only)
-            for owner, reply in listings:
-                try:
-                    names = self._wait(reply)
-                except NoNodeError:
-                    continue
-                for name in names:
-                    path = f"{directory}/{name}"
-                    if wanted is None or path in wanted:
-                        recorders.setdefault(path, set()).add(owner)
-        else:
-            recorders = {p: set(owners) for p in paths}
-        shares = self._records(recorders) if records else {}
-        found = {p: frozenset(o) for p, o in recorders.items()} if not records else {}
-        return Current(nodes, {}, shares=shares, recorders=found)
-
-    def read_records(self, recorders: Mapping[str, Iterable[str]]) -> dict[str, dict[str, RecordState]]:
-        """The records of some owners of some shared nodes (path -> owners),
-        read after their nodes (see ``read_shared``)."""
-        return self._retried(lambda: self._records(recorders))
-
-    def _records(self, recorders: Mapping[str, Iterable[str]]) -> dict[str, dict[str, RecordState]]:
-        wanted = [(p, o) for p, owners in sorted(recorders.items()) for o in sorted(owners)]
-        shares: dict[str, dict[str, RecordState]] = {}
-        for start in range(0, len(wanted), READ_WINDOW):
-            window = wanted[start : start + READ_WINDOW]
-            for path, owner, reply in [(p, o, self.zk.get_async(self.paths.record(p, o))) for p, o in window]:
-                try:
-                    data, stat = self._wait(reply)
-                except NoNodeError:
-                    continue
-                shares.setdefault(path, {})[owner] = RecordState(data or b"", stat.czxid)
-        return shares
-
-    def owner_states(self) -> dict[str, OwnerState]:
-        """Every installation that has written here, with its liveness."""
-        return self._retried(self._owner_states)
-
-    def _owner_states(self) -> dict[str, OwnerState]:
-        owners = sorted(self._children(self.paths.owners_root))
-        locks = [(o, self.zk.get_children_async(self.paths.lock_of(o))) for o in owners]
-        beats = [(o, self.zk.get_async(self.paths.status(o))) for o in owners]
-        live = {}
-        for owner, reply in locks:
-            try:
-                live[owner] = bool(self._wait(reply))
-            except NoNodeError:
-                live[owner] = False
-        states = {}
-        for owner, reply in beats:
-            doc: dict[str, Any] | None = None
-            at = None
-            try:
-                data, stat = self._wait(reply)
-                at = stat.mtime / 1000
-                loaded = json.loads(data) if data else None
-                doc = loaded if isinstance(loaded, dict) else None
-            except NoNodeError:
-                pass
-            except ValueError:
-                doc = {}
-            states[owner] = OwnerState(owner, live[owner], doc, at)
-        return states
-
-    def write_heartbeat(self, doc: Mapping[str, Any]) -> None:
-        """Leave this owner's status document (see lib.status). Only a
-        report: a failure is logged, never fatal."""
-        data = json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
-        path = self.paths.status()
-        try:
-            try:
-                self._wait(self.zk.set_async(path, data))
-            except NoNodeError:
-                self._wait(self.zk.create_async(path, data, makepath=True))
-        except (KazooException, RegistryTimeout, KazooTimeoutError) as exc:
-            log.warning("could not write the status node %s: %s", path, type(exc).__name__)
 
     def owned_directories(self, roots: Iterable[str], owners: Iterable[str] = ()) -> set[str]:
         """The folders below ``roots`` in which this owner (and ``owners``)
@@ -304,21 +175,6 @@ class Registry:
                     "node %s is claimed by several owners (%s); treated as %s's", path, ", ".join(who), result[path]
                 )
         return result
-
-    def _collect(self, paths: list[str]) -> dict[str, NodeState]:
-        """Keep many reads in flight (one round trip per node would dominate
-        a sync of thousands), but not all at once: tens of thousands of
-        pending answers would hold their memory together."""
-        nodes: dict[str, NodeState] = {}
-        for start in range(0, len(paths), READ_WINDOW):
-            window = paths[start : start + READ_WINDOW]
-            for path, reply in [(path, self.zk.get_async(path)) for path in window]:
-                try:
-                    data, stat = self._wait(reply)
-                except NoNodeError:  # deleted since it was listed
-                    continue
-                nodes[path] = NodeState(data or b"", stat.version, stat.czxid, stat.numChildren)
-        return nodes
 
     # -- writing -----------------------------------------------------------
     def prepare(self, directories: Iterable[str]) -> None:

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lib.kube.pods import Gone, PodSource, SourceError, decode_pod
+from lib.kube.pods import Gone, PodSource, SourceError
+from lib.kube.schema import decode_pod
 from lib.model import ANNOTATION, LABEL, LABEL_VALUE, PodInfo
 
 # -- the reference model: pods read as plain dicts, as before msgspec ----------------

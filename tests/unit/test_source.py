@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from lib.kube.pods import decode_pod
+from lib.kube.schema import decode_pod
 from lib.model import PodInfo
 
 
