@@ -23,16 +23,20 @@ ADMIN_KUBECONFIG="$STATE_DIR/kubeconfig"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
 NODES="${TESTBED_NODES:-2}"
+# Node i owns the /22 at 10.(64 + i/64).((i%64)*4).0 of CLUSTER_CIDR: 1,022 pod
+# addresses each, and room for 4,095 nodes (the bed allows 1,000).
+CLUSTER_CIDR=10.64.0.0/10
+MAX_NODES=1000
 SERVICE_CIDR=10.96.0.0/16
 SERVICE_IP=10.96.0.1           # first address of SERVICE_CIDR: the `kubernetes` Service
 ADVERTISE_ADDRESS=192.0.2.10   # TEST-NET-1: the host has no default route to derive one from
 NODE_ANNOTATION=kwok.x-k8s.io/node
 
 case "$NODES" in
-  '' | *[!0-9]*) die "TESTBED_NODES must be a number between 1 and 250, got '$NODES'" ;;
+  '' | *[!0-9]*) die "TESTBED_NODES must be a number between 1 and $MAX_NODES, got '$NODES'" ;;
 esac
-if [ "$NODES" -lt 1 ] || [ "$NODES" -gt 250 ]; then
-  die "TESTBED_NODES must be between 1 and 250, got $NODES"
+if [ "$NODES" -lt 1 ] || [ "$NODES" -gt "$MAX_NODES" ]; then
+  die "TESTBED_NODES must be between 1 and $MAX_NODES, got $NODES"
 fi
 
 for bin in "${COMPONENTS[@]}" kubectl; do
@@ -119,6 +123,7 @@ nodes_yaml() {
   local i name
   for i in $(seq "$NODES"); do
     name="kwok-node-$i"
+    cidr="10.$((64 + i / 64)).$(((i % 64) * 4)).0/22"
     cat <<EOF
 ---
 apiVersion: v1
@@ -134,13 +139,13 @@ metadata:
     kubernetes.io/os: linux
     kubernetes.io/hostname: $name
 spec:
-  podCIDR: 10.244.$i.0/24
+  podCIDR: $cidr
   podCIDRs:
-  - 10.244.$i.0/24
+  - $cidr
 status:
   addresses:
   - type: InternalIP
-    address: 10.250.0.$i
+    address: 10.250.$((i / 250)).$((i % 250 + 1))
   - type: Hostname
     address: $name
   allocatable:
@@ -342,6 +347,8 @@ start_daemon kube-controller-manager \
   --root-ca-file="$PKI_DIR/ca.crt" \
   --cluster-signing-cert-file="$PKI_DIR/ca.crt" \
   --cluster-signing-key-file="$PKI_DIR/ca.key" \
+  --kube-api-qps=100 \
+  --kube-api-burst=200 \
   --profiling=false
 start_daemon kube-scheduler \
   --kubeconfig="$COMPONENT_KUBECONFIG" \
@@ -349,6 +356,8 @@ start_daemon kube-scheduler \
   --authorization-kubeconfig="$COMPONENT_KUBECONFIG" \
   --bind-address=127.0.0.1 \
   --secure-port="$SCHEDULER_PORT" \
+  --kube-api-qps=100 \
+  --kube-api-burst=200 \
   --leader-elect=false \
   --profiling=false
 start_daemon kwok \
@@ -356,7 +365,7 @@ start_daemon kwok \
   --config="$STAGES_FILE" \
   --manage-all-nodes=false \
   --manage-nodes-with-annotation-selector="$NODE_ANNOTATION=fake" \
-  --cidr=10.244.0.1/16 \
+  --cidr="${CLUSTER_CIDR%.0/*}.1/${CLUSTER_CIDR#*/}" \
   --node-ip=10.250.0.1 \
   --node-lease-duration-seconds=40 \
   --server-address="127.0.0.1:$KWOK_PORT"
