@@ -31,7 +31,7 @@ from lib.layouts.curator import CuratorLayout
 from lib.layouts.dubbo import DubboLayout
 from lib.layouts.seed import SeedLayout
 from lib.logs import setup_logging
-from lib.model import Paths
+from lib.model import DesiredState, Paths
 from lib.plan.budget import DeletionWindow
 from lib.render import plan_document, plan_lines, service_map_document, service_map_lines
 from lib.report import ExitCode, SyncReport
@@ -110,11 +110,15 @@ def sync_once(settings: Settings, source: PodSource, reconcile: Reconciler) -> S
     """List, index and reconcile everything. SourceError propagates before
     any write: a failed list never deletes anything."""
     started = time.monotonic()
-    index = PodIndex(settings.sync.claim_policy)
-    problems = index.load(source.list().pods)
-    state = index.desired(endpoints=reconcile.layout.needs_endpoints)
-    state.problems = problems
-    report = reconcile.run(state)
+
+    def load() -> DesiredState:
+        index = PodIndex(settings.sync.claim_policy)
+        problems = index.load(source.list().pods)
+        state = index.desired(endpoints=reconcile.layout.needs_endpoints)
+        state.problems = problems
+        return state
+
+    report = reconcile.full(load)
     report.duration = time.monotonic() - started  # the run's, list included
     return report
 

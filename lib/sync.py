@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from lib.kube.events import EventRecorder
 from lib.layouts import Layouts
@@ -60,8 +61,31 @@ class Reconciler:
         self.reap: set[str] = set()  # owners whose contributions this sync removes
         self.liveness = Liveness(settings)
 
-    def run(self, state: DesiredState, only: Iterable[str] | None = None) -> SyncReport:
-        """Sync every service (a full sync) or the services named in ``only``.
+    def full(self, load: Callable[[], DesiredState]) -> SyncReport:
+        """A full sync of the state ``load`` lists, with the reads that do
+        not depend on it (every shared node) made while it lists: the list
+        waits on the API server, and ZooKeeper's answers arrive meanwhile.
+
+        Reading early is safe: this owner's writer lock keeps its own nodes
+        still, and every write is conditional on the version read, so a
+        change by another owner in between ends in a re-plan, not a lost
+        contribution. A failed ``load`` raises before anything is written.
+        """
+        if self.registry is None or self.layout.shared is None:
+            return self.run(load())
+        registry, roots = self.registry, sorted(self.layout.shared_roots())
+        with ThreadPoolExecutor(1, thread_name_prefix="zk-read-ahead") as pool:
+            listed = pool.submit(lambda: [registry.read_shared(root, records=False) for root in roots])
+            return self.run(load(), listed=listed)
+
+    def run(
+        self,
+        state: DesiredState,
+        only: Iterable[str] | None = None,
+        listed: Future[list[Current]] | None = None,
+    ) -> SyncReport:
+        """Sync every service (a full sync) or the services named in ``only``;
+        ``listed`` holds the shared nodes when ``full`` read them already.
 
         Raises RegistryError when ZooKeeper cannot be read; a failed write is
         reported per node, never raised.
@@ -80,7 +104,7 @@ class Reconciler:
         self.reap = set()
         if only is None and self.registry is not None:
             self.reap = self.liveness.judge(self.registry, report)
-        current, scope = self._read(desired, mine, state, covered)
+        current, scope = self._read(desired, mine, state, covered, listed)
         self._check_foreign(current, report)
         report.plan = self._plan(desired, mine, current, scope, report)
         if self.registry is not None and not self.settings.dry_run:
@@ -98,6 +122,7 @@ class Reconciler:
         mine: Mapping[str, list[str]],
         state: DesiredState,
         covered: tuple[set[str], set[str]] | None,
+        listed: Future[list[Current]] | None = None,
     ) -> tuple[Current, set[str] | None]:
         """What ZooKeeper holds of the nodes in question, and the paths an
         incremental sync covers (None: a full sync covers everything)."""
@@ -110,8 +135,12 @@ class Reconciler:
             roots = set(self.layout.roots()) - shared_roots
             everything = folders - set(self.layout.roots())
             current = self.registry.read((folders - shared_roots) | roots, desired, everything=everything)
-            listed = [self.registry.read_shared(root, records=False) for root in sorted(shared_roots)]
-            return self._with_shares(current, [self._settle(part, desired, mine) for part in listed]), None
+            parts = (
+                listed.result()
+                if listed is not None
+                else [self.registry.read_shared(root, records=False) for root in sorted(shared_roots)]
+            )
+            return self._with_shares(current, [self._settle(part, desired, mine) for part in parts]), None
         paths, folders = covered
         shared = {p for p in paths if self.layout.is_shared(p)}
         current = self.registry.read_paths(paths - shared)

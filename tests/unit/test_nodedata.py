@@ -160,3 +160,24 @@ def test_decode_servers_returns_the_list_or_none_when_not_our_shape(data, server
 
 def test_decode_servers_of_deeply_nested_foreign_data_is_none():
     assert decode_servers(b"[" * 100_000) is None
+
+
+def _ipaddress_key(ip: str) -> tuple[int, int, str]:
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return (9, 0, ip)
+    return (addr.version, int(addr), ip)
+
+
+_addresses = st.one_of(
+    st.ip_addresses().map(str),
+    st.ip_addresses(v=6).map(lambda a: f"{a}%eth0"),
+    st.lists(st.integers(0, 999), min_size=3, max_size=5).map(lambda p: ".".join(map(str, p))),
+    st.text(alphabet="0123456789abcdef:.% x", max_size=24),
+)
+
+
+@given(_addresses)
+def test_the_sort_key_is_ipaddress_order_for_any_text(ip):
+    assert ip_sort_key(ip) == _ipaddress_key(ip)

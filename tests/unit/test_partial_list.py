@@ -1,4 +1,4 @@
-"""A list that fails midway must stop the run before ZooKeeper is touched."""
+"""A list that fails midway must stop the run before anything is written."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from lib.app import reconciler, sync_once
+from lib.kube.client import Body
 from lib.kube.pods import PodSource, SourceError
+from lib.model import Current
 from lib.settings import Settings
 
 
@@ -34,24 +36,36 @@ class FailingSecondPage:
     def __init__(self) -> None:
         self.calls: list[str | None] = []
 
-    def get_bytes(self, path: str, query: list[tuple[str, object]], timeout: object = None) -> bytes:
+    def get(self, path: str, query: list[tuple[str, object]], timeout: object = None, accept: str = "") -> Body:
         assert path == "/api/v1/pods"
         self.calls.append(dict(query).get("continue"))  # type: ignore[arg-type]
         if len(self.calls) == 1:
-            return json.dumps(raw_page(["a", "b"], "next-page")).encode()
+            return Body(json.dumps(raw_page(["a", "b"], "next-page")).encode(), "application/json")
         raise ApiException(status=500, reason="Internal Server Error")
 
 
-class RegistryThatMustNotBeUsed:
+class RegistryThatMustNotBeWritten:
+    """Reads answer "nothing there" (a full sync reads shared nodes while it
+    lists); any other use is a write, or a read that only follows a list."""
+
+    def __init__(self) -> None:
+        self.used: list[str] = []
+
+    def read_shared(self, directory: str, paths: object = None, *, records: bool = True) -> Current:
+        self.used.append(f"read_shared {directory}")
+        return Current({}, {})
+
     def __getattr__(self, name: str) -> object:
         raise AssertionError(f"the registry was used ({name}) after a failed list")
 
 
-def test_a_list_failing_on_its_second_page_raises_before_any_registry_access():
+def test_a_list_failing_on_its_second_page_raises_before_anything_is_written():
     source = PodSource.__new__(PodSource)
     source.kube, source.namespace, source.page_size, source.timeout = FailingSecondPage(), "", 2, 5.0
     settings = Settings()
+    registry = RegistryThatMustNotBeWritten()
 
     with pytest.raises(SourceError, match="HTTP 500"):
-        sync_once(settings, source, reconciler(settings, RegistryThatMustNotBeUsed(), None))  # type: ignore[arg-type]
+        sync_once(settings, source, reconciler(settings, registry, None))  # type: ignore[arg-type]
     assert source.kube.calls == [None, "next-page"]
+    assert registry.used == ["read_shared /rpc_v2"]
