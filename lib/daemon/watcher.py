@@ -77,12 +77,22 @@ class Watcher(threading.Thread):
 
 
 def collect(source: queue.Queue[Item], timeout: float, window: float) -> list[Item]:
-    """The next batch: wait up to ``timeout`` for one item, then take more
-    until the stream is quiet for one ``window`` (or four windows passed)."""
+    """The next batch: wait up to ``timeout`` for one item and take what is
+    queued behind it. A lone item goes at once (one pod's change reaches
+    ZooKeeper without waiting); when others were waiting too, the stream is
+    busy (a rollout, a scale-up), so take more until it is quiet for one
+    ``window`` (or four windows passed)."""
     try:
         batch = [source.get(timeout=timeout)]
     except queue.Empty:
         return []
+    while True:
+        try:
+            batch.append(source.get_nowait())
+        except queue.Empty:
+            break
+    if len(batch) == 1:
+        return batch
     deadline = time.monotonic() + 4 * window
     while (left := deadline - time.monotonic()) > 0:
         try:

@@ -192,7 +192,8 @@ _CORE: tuple[Option, ...] = (
         "KUBE2ZK_BATCH_WINDOW",
         "50ms",
         v.positive_duration,
-        "in --loop mode, pod events this close together are written as one batch (Go duration)",
+        "in --loop mode, pod events queued behind one another are written as one batch once the stream is quiet "
+        "this long (at most four windows); a lone event is written at once (Go duration)",
     ),
     Option(
         LoopSettings,

@@ -4,6 +4,8 @@ for a re-list, so changes are never silently missed until the next full sync."""
 from __future__ import annotations
 
 import queue
+import threading
+import time
 from collections.abc import Iterator
 
 from lib.daemon.watcher import RELIST, Watcher, collect
@@ -66,3 +68,21 @@ def test_collect_takes_what_arrives_within_the_window():
         q.put(i)
     assert collect(q, timeout=0.1, window=0.01) == [0, 1, 2]
     assert collect(q, timeout=0.01, window=0.01) == []
+
+
+def test_a_lone_item_is_taken_at_once_without_waiting_for_the_window():
+    q: queue.Queue = queue.Queue()
+    threading.Timer(0.05, q.put, args=("late",)).start()
+    q.put("alone")
+    started = time.monotonic()
+    assert collect(q, timeout=0.1, window=1.0) == ["alone"]
+    assert time.monotonic() - started < 0.5  # the window (1 s) was not waited for
+    assert collect(q, timeout=1.0, window=0.01) == ["late"]
+
+
+def test_items_queued_together_wait_for_more_within_the_window():
+    q: queue.Queue = queue.Queue()
+    q.put(0)
+    q.put(1)
+    threading.Timer(0.05, q.put, args=(2,)).start()
+    assert collect(q, timeout=0.1, window=0.3) == [0, 1, 2]
