@@ -8,7 +8,9 @@ run, and kube2zk decodes the raw JSON itself.
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -16,9 +18,12 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from lib.kube import protobuf
+
 _SA_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 Timeout = float | tuple[float, float] | None
+JSON = "application/json"
 
 
 def api_client(kubeconfig: str | None) -> client.ApiClient:
@@ -49,9 +54,12 @@ class KubeApi:
         query: list[tuple[str, Any]] | None = None,
         body: dict[str, Any] | None = None,
         timeout: Timeout = None,
+        accept: str = JSON,
     ) -> urllib3.BaseHTTPResponse:
-        """The raw, unread response (so a list or a watch can be streamed)."""
-        headers = {"Accept": "application/json"}
+        """The raw, unread response (so a list or a watch can be streamed).
+        An error answer raises ApiException with its Status as JSON text,
+        whichever encoding the server answered in."""
+        headers = {"Accept": accept}
         if body is not None:
             headers["Content-Type"] = "application/json"
         params = self.api.param_serialize(
@@ -65,13 +73,27 @@ class KubeApi:
         response = self.api.call_api(*params, _request_timeout=timeout)
         if not 200 <= response.status <= 299:
             response.read()
-            raise ApiException.from_response(http_resp=response, body=None, data=None)
+            text = None
+            if content_type(response.getheader("Content-Type")) == protobuf.CONTENT_TYPE:
+                text = json.dumps(protobuf.status_fields(response.data or b""))
+            raise ApiException.from_response(http_resp=response, body=text, data=None)
         return response.response
 
-    def get_bytes(self, path: str, query: list[tuple[str, Any]], timeout: Timeout = None) -> bytes:
-        """The whole body, undecoded: the caller decodes it against its own schema."""
-        response = self.request("GET", path, query, timeout=timeout)
+    def get(self, path: str, query: list[tuple[str, Any]], timeout: Timeout = None, accept: str = JSON) -> Body:
+        """The whole body, undecoded, and its media type: the caller decodes
+        it against its own schema."""
+        response = self.request("GET", path, query, timeout=timeout, accept=accept)
         try:
-            return response.data
+            return Body(response.data, content_type(response.headers.get("Content-Type")))
         finally:
             response.release_conn()
+
+
+@dataclass(frozen=True)
+class Body:
+    data: bytes
+    content_type: str  # the media type alone: "application/json"
+
+
+def content_type(header: str | None) -> str:
+    return (header or "").partition(";")[0].strip().lower()

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lib.kube.client import Body
 from lib.kube.pods import Gone, PodSource, SourceError
 from lib.kube.schema import decode_pod
 from lib.model import ANNOTATION, LABEL, LABEL_VALUE, PodInfo
@@ -167,9 +168,9 @@ class Pages:
         self.pages = list(pages)
         self.tokens: list[object] = []
 
-    def get_bytes(self, path: str, query: list[tuple[str, object]], timeout: object = None) -> bytes:
+    def get(self, path: str, query: list[tuple[str, object]], timeout: object = None, accept: str = "") -> Body:
         self.tokens.append(dict(query).get("continue"))
-        return self.pages.pop(0)
+        return Body(self.pages.pop(0), "application/json")
 
 
 class Stream:
