@@ -3,7 +3,7 @@
 Pods are bare pods bound straight to a fake node (``spec.nodeName``), created
 by a thread pool: the controller-manager (20 requests/s by default) and the
 scheduler would make ReplicaSets take minutes for 10,000 pods, while kwok
-marks a bound pod Running and Ready with an IP from its node's /24 at once.
+marks a bound pod Running and Ready with an IP from its node's /22 at once.
 Replacing a pod (what a ReplicaSet does) is a delete plus a create of a pod
 with a new name on the next node, so it always gets a new IP.
 """
@@ -26,7 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
 SELECTOR = f"{LABEL}=true"
-PODS_PER_NODE = 200  # a node's /24 gives kwok about 250 addresses
+PODS_PER_NODE = 500  # a node's /22 gives kwok 1,022 addresses
 WORKERS = 16
 
 
@@ -100,6 +100,23 @@ class Bed:
             raise SystemExit(f"only {len(nodes)} of {self.nodes} fake nodes are there")
         if min(pods) < PODS_PER_NODE:
             raise SystemExit(f"fake nodes allow only {min(pods)} pods each")
+
+    def footprint(self) -> dict[str, float]:
+        """Resident memory (MB) of each control-plane process and ZooKeeper,
+        and etcd's data directory on disk (MB): what a larger bed runs out of."""
+        out: dict[str, float] = {}
+        for pid_file in sorted((self.state_dir / "pids").glob("*.pid")):
+            try:
+                status = Path(f"/proc/{int(pid_file.read_text().split()[0])}/status").read_text()
+            except (OSError, ValueError, IndexError):
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmRSS:"):
+                    out[pid_file.stem] = int(line.split()[1]) / 1024
+        etcd = self.state_dir / "k8s" / "etcd"
+        if etcd.is_dir():
+            out["etcd data on disk"] = sum(f.stat().st_size for f in etcd.rglob("*") if f.is_file()) / 2**20
+        return out
 
     def versions(self) -> dict[str, str]:
         info = client.VersionApi(self.api).get_code()
@@ -212,15 +229,8 @@ class Workload:
         self.count = max(self.count, n)
         self.create(specs)
 
-    def services(self) -> int:
-        return len({s for spec in self.pods.values() for s in spec.services})
-
-    def replace(self, fraction: float, seed: int = 1) -> list[str]:
-        """Delete ``fraction`` of the pods and create each one anew on the next
-        node (new name, new IP). Returns the services affected."""
-        self.generation += 1
-        rng = random.Random(seed + self.generation)
-        victims = rng.sample(sorted(self.pods), max(1, round(len(self.pods) * fraction)))
+    def remove(self, names: list[str]) -> None:
+        """Delete these pods (if they are there) and forget them."""
         core = self.bed.core
 
         def delete(name: str) -> None:
@@ -230,11 +240,25 @@ class Workload:
                 if exc.status != 404:
                     raise
 
-        self._parallel(delete, victims)
+        self._parallel(delete, names)
+        for name in names:
+            self.pods.pop(name, None)
+
+    def services(self) -> int:
+        return len({s for spec in self.pods.values() for s in spec.services})
+
+    def replace(self, fraction: float, seed: int = 1) -> list[str]:
+        """Delete ``fraction`` of the pods and create each one anew on the next
+        node (new name, new IP). Returns the services affected."""
+        self.generation += 1
+        rng = random.Random(seed + self.generation)
+        victims = rng.sample(sorted(self.pods), max(1, round(len(self.pods) * fraction)))
+        specs = {name: self.pods[name] for name in victims}
+        self.remove(victims)
         fresh = []
         self.replaced = []
         for name in victims:
-            old = self.pods.pop(name)
+            old = specs[name]
             base = name.split("-r", 1)[0]
             fresh.append(PodSpec(f"{base}-r{self.generation}", old.services, old.node + 1))
             self.replaced.append((name, fresh[-1].name, old.services))

@@ -16,15 +16,16 @@ from helpers import LoopProcess, deployment, pod_ready
 from jobrun import Scope
 from kazoo.client import KazooClient
 from kazoo.recipe.watchers import DataWatch
+from kubernetes.client.exceptions import ApiException
 from zkbench import Counters
 
 INCREMENTAL_SYNCS = 'kube2zk_sync_duration_seconds_count{kind="incremental"}'
 
 
-def start_loop(scope: Scope, env: dict[str, str], log_path: Path) -> LoopProcess:
+def start_loop(scope: Scope, env: dict[str, str], log_path: Path, extra: tuple[str, ...] = ()) -> LoopProcess:
     """``--loop`` on the bed's ZooKeeper, scoped like a measured job run; wait
     for it with ``wait_ready`` (seconds until its first full sync is done)."""
-    args = ["-zkservers", env["ZK_HOSTS"], *scope.flags()]
+    args = ["-zkservers", env["ZK_HOSTS"], *scope.flags(), *extra]
     return LoopProcess(args, {**os.environ, "KUBECONFIG": env["KUBECONFIG"]}, log_path)
 
 
@@ -83,14 +84,80 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
+class BareWatch:
+    """The floor's watch client: one pod watched by name, each event's
+    annotation noted with its arrival time and nothing else done."""
+
+    def __init__(self, bed: Bed, namespace: str, name: str):
+        self.cond = threading.Condition()
+        self.seen: list[tuple[float, str]] = []
+        self.stopped = threading.Event()
+        pod = bed.core.read_namespaced_pod(name, namespace)
+        self.response = bed.core.list_namespaced_pod(
+            namespace,
+            field_selector=f"metadata.name={name}",
+            watch=True,
+            resource_version=pod.metadata.resource_version,
+            timeout_seconds=3600,
+            _preload_content=False,
+        )
+        self.thread = threading.Thread(target=self._follow, name="bare-watch", daemon=True)
+        self.thread.start()
+
+    def _follow(self) -> None:
+        buffer = b""
+        try:
+            for chunk in self.response.stream(65536, decode_content=False):
+                now = time.perf_counter()
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if not line.strip():
+                        continue
+                    obj = json.loads(line).get("object") or {}
+                    value = ((obj.get("metadata") or {}).get("annotations") or {}).get(LABEL, "")
+                    with self.cond:
+                        self.seen.append((now, value))
+                        self.cond.notify_all()
+        except Exception:  # the response is closed by stop()
+            if not self.stopped.is_set():
+                raise
+
+    def mark(self) -> int:
+        with self.cond:
+            return len(self.seen)
+
+    def wait_for(self, value: str, since: int, timeout: float) -> float | None:
+        deadline = time.perf_counter() + timeout
+        with self.cond:
+            while True:
+                for t, seen in self.seen[since:]:
+                    if seen == value:
+                        return t
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+
+    def stop(self) -> None:
+        """End the stream: shutdown() unblocks the reading thread (close()
+        would wait for it)."""
+        self.stopped.set()
+        self.response.shutdown()
+        self.thread.join(timeout=10)
+
+
 @dataclass
 class LatencyResult:
     samples: list[float]
     timeouts: int
     patch_times: list[float] = field(default_factory=list)
+    watch_times: list[float] = field(default_factory=list)  # the floor's PATCH -> event
+    write_times: list[float] = field(default_factory=list)  # the floor's one ZooKeeper write
 
     def summary(self) -> dict[str, float]:
         ms = [1000 * s for s in self.samples]
+        floor = [1000 * (w + z) for w, z in zip(self.watch_times, self.write_times, strict=True)]
         return {
             "n": len(ms),
             "timeouts": self.timeouts,
@@ -99,6 +166,10 @@ class LatencyResult:
             "p99": percentile(ms, 0.99),
             "max": max(ms) if ms else float("nan"),
             "patch_p50": 1000 * percentile(self.patch_times, 0.5),
+            "floor_p50": percentile(floor, 0.5),
+            "floor_p99": percentile(floor, 0.99),
+            "watch_p99": 1000 * percentile(self.watch_times, 0.99),
+            "write_p99": 1000 * percentile(self.write_times, 0.99),
         }
 
 
@@ -109,31 +180,51 @@ def add_latency_pods(work: Workload) -> None:
 
 def measure_latency(bed: Bed, work: Workload, zk: KazooClient, scope: Scope, changes: int) -> LatencyResult:
     """Move loop-b in and out of bench-loop ``changes`` times by patching its
-    annotation; time from the PATCH's return to the new list in ZooKeeper."""
+    annotation; time from sending the PATCH to the new list in ZooKeeper.
+
+    The floor of each change is timed in the same run: a bare watch client
+    of loop-b (PATCH sent -> its event; the event often arrives before the
+    PATCH's own answer) plus one ZooKeeper write of the node's new bytes to a
+    scratch node, made once the loop's write is seen."""
     ips = work.ips("app=bench")
     a, b = ips["loop-a"], ips["loop-b"]
     watch = NodeWatch(zk, f"{scope.zk_path}/bench-loop")
     if watch.wait_for(frozenset({a}), 0, 30) is None:
         raise RuntimeError(f"bench-loop never showed [{a}]; it shows {watch.current()}")
+    scratch = f"{scope.zk_path}-floor"
+    zk.ensure_path(scratch)
+    bare = BareWatch(bed, work.ns, "loop-b")
     core = bed.core
     rng = random.Random(7)
     result = LatencyResult([], 0)
-    for i in range(changes):
-        joining = i % 2 == 0
-        want = frozenset({a, b}) if joining else frozenset({a})
-        body = {"metadata": {"annotations": {LABEL: annotation("bench-loop" if joining else "bench-loop-alt")}}}
-        mark = watch.mark()
-        t_call = time.perf_counter()
-        core.patch_namespaced_pod("loop-b", work.ns, body, _preload_content=False)
-        t0 = time.perf_counter()
-        result.patch_times.append(t0 - t_call)
-        seen = watch.wait_for(want, mark, 10.0)
-        if seen is None:
-            result.timeouts += 1
-            watch.wait_for(want, mark, 30.0)
-        else:
-            result.samples.append(seen - t0)
-        time.sleep(rng.uniform(0.02, 0.12))
+    try:
+        for i in range(changes):
+            joining = i % 2 == 0
+            want = frozenset({a, b}) if joining else frozenset({a})
+            value = annotation("bench-loop" if joining else "bench-loop-alt")
+            body = {"metadata": {"annotations": {LABEL: value}}}
+            mark, bare_mark = watch.mark(), bare.mark()
+            t_call = time.perf_counter()
+            core.patch_namespaced_pod("loop-b", work.ns, body, _preload_content=False)
+            t0 = time.perf_counter()
+            result.patch_times.append(t0 - t_call)
+            seen = watch.wait_for(want, mark, 10.0)
+            if seen is None:
+                result.timeouts += 1
+                watch.wait_for(want, mark, 30.0)
+            else:
+                result.samples.append(seen - t_call)
+            event = bare.wait_for(value, bare_mark, 10.0)
+            if seen is not None and event is not None:
+                data = zk.get(f"{scope.zk_path}/bench-loop")[0]
+                started = time.perf_counter()
+                zk.set(scratch, data)
+                result.write_times.append(time.perf_counter() - started)
+                result.watch_times.append(event - t_call)
+            time.sleep(rng.uniform(0.02, 0.12))
+    finally:
+        bare.stop()
+        zk.delete(scratch)
     return result
 
 
@@ -160,8 +251,25 @@ def settled_ips(bed: Bed, ns: str, name: str, replicas: int, revision: str) -> f
     return frozenset(i["status"]["podIP"] for i in items)
 
 
+ROLL_NAME = "bench-roll"
+
+
+def remove_deployment(bed: Bed, namespace: str, name: str, timeout: float = 300.0) -> None:
+    """Delete the Deployment (if any) and wait until none of its pods is left."""
+    try:
+        bed.apps.delete_namespaced_deployment(name, namespace, propagation_policy="Background")
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+    deadline = time.monotonic() + timeout
+    while bed.raw_list(namespace, f"app={name}"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the pods of Deployment {name} were still there after {timeout:.0f}s")
+        time.sleep(1.0)
+
+
 def rolling_update(bed: Bed, work: Workload, zk: KazooClient, loop: LoopProcess, scope: Scope, replicas: int) -> dict:
-    name = "bench-roll"
+    name = ROLL_NAME
     services = ("bench-roll-a", "bench-roll-b")
     apps = bed.apps
     apps.create_namespaced_deployment(work.ns, rolling_deployment(name, replicas, services), _preload_content=False)

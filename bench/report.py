@@ -100,16 +100,18 @@ def list_mode_rows(fl: dict[str, Any]) -> list[Row]:
     """Where the API server serves the list from: resourceVersion unset
     (consistent read) against resourceVersion=0 (any version, watch cache)."""
     names = {
-        "unset": "list, resourceVersion unset, limit 500 (the product's)",
-        "rv0": "list, resourceVersion=0, limit 500",
-        "rv0-nolimit": "list, resourceVersion=0, no limit",
+        "unset": "list, resourceVersion unset, limit 500, protobuf (the product's)",
+        "unset-json": "list, resourceVersion unset, limit 500, JSON",
+        "unset-5000": "list, resourceVersion unset, limit 5000, protobuf",
+        "rv0": "list, resourceVersion=0, limit 500, protobuf",
+        "rv0-nolimit": "list, resourceVersion=0, no limit, protobuf",
     }
     rows = []
     for mode, m in (fl.get("list_modes") or {}).items():
         rows.append(
             (
-                f"{names.get(mode, mode)}: latency / API CPU net / pages",
-                f"{fmt(m['seconds'], 's')} / {fmt(m['api_cpu'], 's')} / {m['pages']}",
+                f"{names.get(mode, mode)}: latency / API CPU net / pages / MB",
+                f"{fmt(m['seconds'], 's')} / {fmt(m['api_cpu'], 's')} / {m['pages']} / {m['bytes'] / 1e6:.1f}",
                 "",
                 "",
                 "",
@@ -120,24 +122,110 @@ def list_mode_rows(fl: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def main_rows(r: dict[str, Any]) -> list[Row]:
-    """(figure, value, floor, ratio, target, verdict) rows for the main size."""
-    m = r["main"]
-    fl = m["floors"]
-    cold, noop = m["cold"], m["noop"]
-    # The product lists with the cyclic GC paused: so does the list floor it
-    # is held to (older saved results have only the GC-on figure).
-    listed = fl.get("list_nogc", fl["list"])
+def table_sizes(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sizes with a full table (older saved runs: the main size only)."""
+    tables = [s for s in r["sizes"] if s.get("table")]
+    return tables or [r["main"]]
+
+
+def rss_target(pods: int) -> float:
+    """Peak RSS of a one-shot: 100 MB up to 10,000 pods, 150 MB above."""
+    return 100.0 if pods <= 10000 else 150.0
+
+
+def target_rows(r: dict[str, Any], m: dict[str, Any]) -> list[Row]:
+    """The targets of one size, in the order the performance goals list them."""
+    fl, cold, noop = m["floors"], m["cold"], m["noop"]
     server = fl.get("server")
-    cold_floor = listed + fl["write"]
-    noop_floor = listed + fl["read"]
     rows: list[Row] = []
     if server is not None:
+        rows += [
+            floor_row("cold sync, in-process", cold["sync"], server + fl["write"], 1.3, "server + write"),
+            floor_row("no-op sync, in-process", noop["sync"], server + fl["read"], 1.3, "server + read"),
+            (
+                "no-op sync, writes to service nodes (mzxid/version check)",
+                str(noop["node_writes"]),
+                "0",
+                "",
+                "0",
+                verdict(noop["node_writes"] == 0),
+            ),
+            floor_row(
+                "cold sync, whole process (interpreter start-up and imports included)",
+                cold["wall"],
+                server + fl["write"],
+                1.5,
+                "server + write",
+            ),
+        ]
+    limit = rss_target(m["pods"])
+    rss = max(cold["rss"], noop["rss"])
+    rows.append(
+        (
+            "peak RSS, one-shot (cold / no-op)",
+            f"{cold['rss']:.1f} / {noop['rss']:.1f} MB",
+            "",
+            "",
+            f"≤ {limit:.0f} MB",
+            verdict(rss <= limit),
+        )
+    )
+    lp = m.get("loop")
+    if lp:
+        lat = lp["latency"]
+        floor = lat.get("floor_p99")
+        rows.append(
+            (
+                f"--loop change→ZooKeeper p99 ({lat['n']} changes; floor: bare watch PATCH→event + one write)",
+                f"{lat['p99']:.1f} ms",
+                f"{floor:.1f} ms" if floor else "–",
+                f"{lat['p99'] / floor:.2f}×" if floor else "–",
+                "≤ 2×",
+                verdict(lat["p99"] <= 2 * floor and lat["timeouts"] == 0) if floor else "–",
+            )
+        )
+        big = m["pods"] > 10000
+        rows.append(
+            (
+                "--loop RSS after warm-up (after the tests; peak)",
+                f"{lp['rss']:.0f} ({lp['hwm']:.0f}) MB",
+                "",
+                "",
+                "≤ 250 MB (flat: see the soak)" if big else "report",
+                verdict(lp["hwm"] <= 250) if big else "",
+            )
+        )
+        ru = lp.get("rolling")
+        if ru:
+            writes = "; ".join(f"{k} {v}" for k, v in ru["writes"].items())
+            rows.append(
+                (
+                    f"rolling update of a {ru['replicas']}-pod Deployment, writes per service",
+                    writes,
+                    "",
+                    "",
+                    "≤ 10",
+                    verdict(max(ru["writes"].values()) <= 10),
+                )
+            )
+    rows += [
+        (*control_plane_row("API server per full sync: cold sync", cold)[:4], "report", ""),
+        (*control_plane_row("API server per full sync: no-op sync", noop)[:4], "report", ""),
+    ]
+    return rows
+
+
+def detail_rows(r: dict[str, Any], m: dict[str, Any]) -> list[Row]:
+    """The floors and the figures behind the targets of one size."""
+    fl, cold, noop = m["floors"], m["cold"], m["noop"]
+    listed = fl.get("list_nogc", fl["list"])
+    rows: list[Row] = []
+    if fl.get("server") is not None:
         rows.append(
             (
                 f"floor: server — the labelled pods' {fl.get('server_pages', '?')} pages received, not decoded "
                 f"({fl.get('server_bytes', 0) / 1e6:.1f} MB)",
-                fmt(server, "s"),
+                fmt(fl["server"], "s"),
                 "",
                 "",
                 "",
@@ -145,28 +233,16 @@ def main_rows(r: dict[str, Any]) -> list[Row]:
             )
         )
     rows += [
-        ("floor: list decoded with json.loads (page 500), cyclic GC paused", fmt(listed, "s"), "", "", "", ""),
+        ("list of the same pods in JSON, decoded with json.loads, cyclic GC paused", fmt(listed, "s"), "", "", "", ""),
         ("  the same list with the cyclic GC on (informative)", fmt(fl["list"], "s"), "", "", "", ""),
         (f"floor: create {m['services']} nodes (txns of 500 ops)", fmt(fl["write"], "s"), "", "", "", ""),
         (f"floor: pipelined read of {m['services']} nodes", fmt(fl["read"], "s"), "", "", "", ""),
         *list_mode_rows(fl),
         ("job start-up: interpreter + `import kube2zk_job`", fmt(r["startup"], "s"), "", "", "", ""),
         fixed_row(r["fixed"]),
-    ]
-    if server is not None:
-        rows += [
-            floor_row(
-                "cold sync, in-process (summary duration)", cold["sync"], server + fl["write"], 1.3, "server + write"
-            ),
-            floor_row("cold sync, whole process (wall)", cold["wall"], server + fl["write"], 1.5, "server + write"),
-            floor_row(
-                "no-op sync, in-process (summary duration)", noop["sync"], server + fl["read"], 1.3, "server + read"
-            ),
-            floor_row("no-op sync, whole process (wall)", noop["wall"], server + fl["read"], None, "server + read"),
-        ]
-    rows += [
-        *sync_rows("cold sync", cold, cold_floor),
-        control_plane_row("cold sync", cold),
+        floor_row("no-op sync, whole process", noop["wall"], fl.get("server", listed) + fl["read"], None),
+        ("cold sync, CPU user+sys", fmt(cold["cpu"], "s"), "", "", "", ""),
+        ("no-op sync, CPU user+sys", fmt(noop["cpu"], "s"), "", "", "", ""),
         (
             "cold sync, ZooKeeper requests (reads / writes; floor: its transactions)",
             f"{cold['zk_reads']} / {cold['zk_writes']}",
@@ -174,16 +250,6 @@ def main_rows(r: dict[str, Any]) -> list[Row]:
             "",
             "",
             "",
-        ),
-        *sync_rows("no-op sync", noop, noop_floor),
-        control_plane_row("no-op sync", noop),
-        (
-            "no-op sync, writes to service nodes (mzxid/version check)",
-            str(noop["node_writes"]),
-            "0",
-            "",
-            "0",
-            verdict(noop["node_writes"] == 0),
         ),
         noop_requests_row(noop),
     ]
@@ -193,8 +259,8 @@ def main_rows(r: dict[str, Any]) -> list[Row]:
             (
                 f"1% pods replaced ({s['pods']} pods, {s['affected']} services): wall",
                 fmt(s["wall"], "s"),
-                fmt(noop_floor, "s"),
-                ratio(s["wall"], noop_floor),
+                "",
+                "",
                 "",
                 "",
             ),
@@ -207,36 +273,39 @@ def main_rows(r: dict[str, Any]) -> list[Row]:
                 verdict(s["node_writes"] == s["affected"]),
             ),
         ]
-    if "loop" in m:
-        lp = m["loop"]
+    lp = m.get("loop")
+    if lp:
         lat = lp["latency"]
         rows += [
-            ("loop: start to ready (first full sync)", fmt(lp["ready_s"], "s"), "", "", "", ""),
+            ("--loop: start to ready (first full sync)", fmt(lp["ready_s"], "s"), "", "", "", ""),
             (
-                f"loop: change→ZooKeeper p50 / p95 / p99 ({lat['n']} changes)",
-                f"{lat['p50']:.0f} / {lat['p95']:.0f} / {lat['p99']:.0f} ms",
+                "--loop: change→ZooKeeper p50 / p95 / max",
+                f"{lat['p50']:.1f} / {lat['p95']:.1f} / {lat['max']:.1f} ms",
+                f"{lat['floor_p50']:.1f} ms (p50)" if lat.get("floor_p50") else "",
                 "",
                 "",
-                "p99 ≤ 300 ms",
-                verdict(lat["p99"] <= 300 and lat["timeouts"] == 0),
+                "",
             ),
         ]
-        ru = lp.get("rolling")
-        if ru:
-            writes = "; ".join(f"{k} {v}" for k, v in ru["writes"].items())
+        if lat.get("watch_p99"):
             rows.append(
                 (
-                    f"loop: rolling update of {ru['replicas']} pods, writes per service",
-                    writes,
+                    "  floor parts, p99: PATCH→watch event / one ZooKeeper write",
+                    f"{lat['watch_p99']:.1f} / {lat['write_p99']:.1f} ms",
                     "",
                     "",
-                    "a handful (≤ 10)",
-                    verdict(max(ru["writes"].values()) <= 10),
+                    "",
+                    "",
                 )
             )
-        rows.append(("loop: RSS after the tests (peak)", f"{lp['rss']:.0f} ({lp['hwm']:.0f}) MB", "", "", "", ""))
+    return rows
+
+
+def table_rows(r: dict[str, Any], m: dict[str, Any]) -> list[Row]:
+    """(figure, value, floor, ratio, target, verdict) rows of one table size."""
+    rows = target_rows(r, m) + detail_rows(r, m)
     sc = r.get("scaling_ratio")
-    if sc:
+    if sc and m is r["main"]:
         rows.append(
             (
                 f"scaling: cold / no-op wall at {sc['big']} vs {sc['small']} pods",
@@ -285,9 +354,17 @@ def scaling_rows(r: dict[str, Any]) -> list[tuple[str, ...]]:
                 fmt(s["noop"]["sync"], "s"),
                 fmt(s["cold"]["rss"], "MB"),
                 f"{s['added']} in {s['create_s']:.0f} s",
+                _footprint(s.get("footprint")),
             )
         )
     return rows
+
+
+def _footprint(fp: dict[str, float] | None) -> str:
+    if not fp:
+        return "–"
+    names = ("kube-apiserver", "etcd", "kwok")
+    return " / ".join(f"{fp[n]:.0f}" for n in names if n in fp) + " MB"
 
 
 SCALING_HEADER = (
@@ -303,6 +380,7 @@ SCALING_HEADER = (
     "no-op sync",
     "cold peak RSS",
     "pods added (created + Ready)",
+    "RSS of kube-apiserver / etcd / kwok",
 )
 
 
@@ -362,6 +440,32 @@ def provenance(r: dict[str, Any], machine_note: str, kwok_note: str = "") -> lis
     ]
 
 
+def loop_notes(m: dict[str, Any]) -> list[str]:
+    """The --loop measurements of one size, in words."""
+    lp = m.get("loop")
+    if not lp:
+        return []
+    lat, ru = lp["latency"], lp.get("rolling")
+    out = [
+        f"Loop latency: {lat['n']} single-pod changes, each timed from sending the PATCH (which took "
+        f"{lat['patch_p50']:.1f} ms, median, to answer) to the new list in a kazoo data watch; max "
+        f"{lat['max']:.0f} ms, {lat['timeouts']} not seen within 10 s.",
+    ]
+    if ru:
+        out += [
+            "",
+            f"Rolling update: {ru['replicas']} pods (maxSurge/maxUnavailable 25%) "
+            f"rolled in {ru['rollout_s']:.1f} s; "
+            f"the loop ran {ru['incremental_batches']:.0f} incremental batches and issued "
+            f"{ru['zk_write_requests']} ZooKeeper write requests; each service's node reached its final list "
+            + ", ".join(f"{k} {v:.1f} s" for k, v in ru["converged_s"].items())
+            + " after the PATCH; the fewest servers a node listed during the update: "
+            + ", ".join(f"{k} {v}" for k, v in ru["min_servers_seen"].items())
+            + ".",
+        ]
+    return [*out, ""]
+
+
 def generated_markdown(r: dict[str, Any]) -> str:
     m = r["main"]
     out = [
@@ -376,31 +480,15 @@ def generated_markdown(r: dict[str, Any]) -> str:
             " fake nodes",
         ),
         "",
-        f"### {m['pods']} pods, {m['services']} services",
-        "",
-        markdown_table(main_rows(r), HEADER),
-        "",
     ]
-    lp = m.get("loop")
-    if lp:
-        lat, ru = lp["latency"], lp.get("rolling")
+    for size in table_sizes(r):
         out += [
-            f"Loop latency: {lat['n']} single-pod changes, max {lat['max']:.0f} ms, {lat['timeouts']} not seen "
-            f"within 10 s; the PATCH itself took {lat['patch_p50']:.0f} ms (median, not included).",
+            f"### {size['pods']} pods, {size['services']} services",
+            "",
+            markdown_table(table_rows(r, size), HEADER),
+            "",
+            *loop_notes(size),
         ]
-        if ru:
-            out += [
-                "",
-                f"Rolling update: {ru['replicas']} pods (maxSurge/maxUnavailable 25%) "
-                f"rolled in {ru['rollout_s']:.1f} s; "
-                f"the loop ran {ru['incremental_batches']:.0f} incremental batches and issued "
-                f"{ru['zk_write_requests']} ZooKeeper write requests; each service's node reached its final list "
-                + ", ".join(f"{k} {v:.1f} s" for k, v in ru["converged_s"].items())
-                + " after the PATCH; the fewest servers a node listed during the update: "
-                + ", ".join(f"{k} {v}" for k, v in ru["min_servers_seen"].items())
-                + ".",
-            ]
-        out.append("")
     out += [
         "### Scaling",
         "",
@@ -501,6 +589,7 @@ def write_benchmarks(path: Path, r: dict[str, Any]) -> None:
 
 # -- the soak (bench/run.py --soak) -------------------------------------------------------------
 
+FULL_SYNCS_METRIC = 'kube2zk_sync_duration_seconds_count{kind="full"}'
 SOAK_BEGIN = "<!-- soak:begin (generated by bench/run.py --soak --write; edits inside are overwritten) -->"
 SOAK_END = "<!-- soak:end -->"
 SOAK_HEADER = ("figure", "value", "how it is counted")
@@ -700,9 +789,42 @@ def soak_markdown(r: dict[str, Any]) -> str:
             "",
             f"The loop exited with status {s.get('loop_exit')} on SIGTERM.",
             "",
+            "![--loop RSS over the soak](bench/soak-rss.png)",
+            "",
             SOAK_END,
         ]
     )
+
+
+def soak_plot(r: dict[str, Any], path: Path) -> None:
+    """The loop's RSS over the soak, full syncs marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = r["soak"]
+    samples = s["samples"]
+    t = [x["t"] / 60 for x in samples]
+    fig, ax = plt.subplots(figsize=(7.5, 4.0), dpi=110)
+    ax.plot(t, [x["rss_mb"] for x in samples], "-", color="tab:blue", label="RSS")
+    ax.plot(t, [x["hwm_mb"] for x in samples], ":", color="tab:gray", label="peak RSS so far")
+    fulls = [x["loop"].get(FULL_SYNCS_METRIC, 0) for x in samples]
+    marked = False
+    for before, after, when in zip(fulls, fulls[1:], t[1:], strict=False):
+        if after > before:
+            ax.axvline(when, color="tab:orange", alpha=0.4, label=None if marked else "a full sync (re-list) ended")
+            marked = True
+    ax.axhline(250, color="tab:red", linestyle="--", alpha=0.6, label="target: 250 MB")
+    ax.set_xlabel("minutes of churn")
+    ax.set_ylabel("MB")
+    ax.set_title(f"kube2zk --loop RSS, {s['pods']} pods, {s['churn']['rate']:g} changes/s")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def write_soak(path: Path, r: dict[str, Any]) -> None:

@@ -56,10 +56,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default="",
         help="comma-separated pod counts for the scaling curve (services scale along); the main size is added",
     )
+    p.add_argument(
+        "--tables",
+        default="",
+        help="comma-separated pod counts that get a full table (1%% change, --loop); the main size is added",
+    )
     p.add_argument("--reps", type=int, default=3, help="runs per figure; the median is reported (default 3)")
     p.add_argument("--smoke", action="store_true", help="a few hundred pods, about a minute: for CI")
     p.add_argument("--latency-changes", type=int, default=200, help="single-pod changes timed in --loop mode")
-    p.add_argument("--roll-replicas", type=int, default=100, help="pods of the rolling-update Deployment")
+    p.add_argument(
+        "--roll-replicas",
+        type=int,
+        default=100,
+        help="pods of the rolling-update Deployment (updated at the smallest table size)",
+    )
     p.add_argument("--no-profile", action="store_true", help="skip the py-spy profiles of the main size")
     p.add_argument("--no-loop", action="store_true", help="skip the --loop measurements")
     p.add_argument("--write", action="store_true", help="rewrite the results section of BENCHMARKS.md")
@@ -81,11 +91,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.roll_replicas = min(args.roll_replicas, 20)
         args.no_profile = True
     sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()} | {args.pods})
-    if any(s > args.pods or s < 1 for s in sizes):
-        p.error("--sizes must be between 1 and --pods")
+    tables = sorted({int(s) for s in args.tables.split(",") if s.strip()} | {args.pods})
+    if any(s > args.pods or s < 1 for s in sizes + tables):
+        p.error("--sizes and --tables must be between 1 and --pods")
+    if any(s % (args.pods // args.services) for s in tables):
+        p.error("--tables sizes must be multiples of the pods per service")
+    sizes = sorted(set(sizes) | set(tables))
     if args.pods % args.services:
         p.error("--pods must be a multiple of --services")
-    args.size_list = sizes
+    args.size_list, args.table_list = sizes, tables
     return args
 
 
@@ -299,6 +313,7 @@ class Bench:
             "added": added,
             "floors": floors,
             "floor_write_txns": math.ceil(services / zkbench.TXN_OPS),
+            "footprint": self.bed.footprint(),
             "cold": jobrun.combine(colds),
             "noop": {**jobrun.combine(noops), "node_writes": node_writes},
         }
@@ -313,8 +328,11 @@ class Bench:
         return out
 
     def main_extras(self, out: dict[str, Any], scope: jobrun.Scope) -> None:
+        """A table size's extras: profiles (the main size only), a 1% change
+        and --loop (the rolling update at the smallest table size only)."""
         n = out["pods"]
-        if not self.args.no_profile:
+        out["table"] = True
+        if not self.args.no_profile and n == self.args.pods:
             with self.phases(f"profiles ({n})"):
                 out["profile"] = self.profile(n, scope)
         with self.phases(f"1% of pods replaced ({n})"):
@@ -358,20 +376,23 @@ class Bench:
 
     def loop(self, n: int) -> dict[str, Any]:
         scope = self.scope(f"n{n}-loop")
-        with self.phases("loop: latency pods"):
+        with self.phases(f"loop: latency pods ({n})"):
             loopbench.add_latency_pods(self.work)
             self.work.wait_ready()
         result: dict[str, Any] = {}
         proc = loopbench.start_loop(scope, self.env, OUT / f"loop-{n}.log")
         try:
-            with self.phases("loop: start to ready"):
+            with self.phases(f"loop: start to ready ({n})"):
                 result["ready_s"] = proc.wait_ready()
-            with self.phases(f"loop: {self.args.latency_changes} single-pod changes"):
+            with self.phases(f"loop: {self.args.latency_changes} single-pod changes ({n})"):
                 lat = loopbench.measure_latency(self.bed, self.work, self.zk, scope, self.args.latency_changes)
                 result["latency"] = lat.summary()
-                self.samples["loop-latency-ms"] = [1000 * s for s in lat.samples]
+                self.samples[f"loop-latency-ms-{n}"] = [1000 * s for s in lat.samples]
+                self.samples[f"loop-floor-ms-{n}"] = [
+                    1000 * (w + z) for w, z in zip(lat.watch_times, lat.write_times, strict=True)
+                ]
             log("  latency ms: " + ", ".join(f"{k} {v:.1f}" for k, v in result["latency"].items()))
-            if self.args.roll_replicas:
+            if self.args.roll_replicas and n == self.args.table_list[0]:
                 with self.phases(f"loop: rolling update of {self.args.roll_replicas} pods"):
                     result["rolling"] = loopbench.rolling_update(
                         self.bed, self.work, self.zk, proc, scope, self.args.roll_replicas
@@ -381,6 +402,11 @@ class Bench:
             result["rss"], result["hwm"] = mem["VmRSS"], mem["VmHWM"]
         finally:
             proc.stop(timeout=30)
+        if n != self.args.pods:  # the next sizes list only the workload's pods
+            with self.phases(f"loop: its pods removed ({n})"):
+                loopbench.remove_deployment(self.bed, self.ns, loopbench.ROLL_NAME)
+                self.work.remove(["loop-a", "loop-b"])
+                self.work.wait_ready()
         return result
 
     # -- the whole run ---------------------------------------------------------------------
@@ -398,7 +424,7 @@ class Bench:
         sizes = []
         for n in self.args.size_list:
             services = n // self.per
-            sizes.append(self.measure_size(n, services, main=n == self.args.pods))
+            sizes.append(self.measure_size(n, services, main=n in self.args.table_list))
         with self.phases("clean-up"):
             zkbench.delete_tree(self.zk, self.root)
             if not self.args.keep_pods:
@@ -500,10 +526,11 @@ def main(argv: list[str] | None = None) -> int:
         bench.close()
     OUT.mkdir(exist_ok=True)
     (OUT / f"results-{bench.run_id}.json").write_text(json.dumps(results, indent=1, default=str))
-    rows = report.main_rows(results)
     print()
-    print(report.text_table(rows))
-    print()
+    for size in report.table_sizes(results):
+        print(f"{size['pods']} pods, {size['services']} services")
+        print(report.text_table(report.table_rows(results, size)))
+        print()
     print(report.text_table(report.scaling_rows(results), report.SCALING_HEADER))
     print()
     report.print_phases(results)

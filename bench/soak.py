@@ -74,6 +74,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--soak-minutes", type=float, default=10.0, help="minutes of churn (default 10)")
     p.add_argument("--soak-pods", type=int, default=3000, help=f"bare pods, {PER_SERVICE} per service (default 3000)")
     p.add_argument("--soak-rate", type=float, default=10.0, help="pod changes per second, 1 to 20 (default 10)")
+    p.add_argument(
+        "--soak-syncperiod",
+        default="",
+        help="the loop's -syncperiod (Go duration), so that full syncs (re-lists) fall inside the soak",
+    )
 
 
 def check_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -438,7 +443,9 @@ class Soak:
                 "api": _delta(api1, api0),
                 "zk": {"reads": zk1.reads - zk0.reads, "writes": zk1.writes - zk0.writes},
             }
-        proc = loopbench.start_loop(scope, bench.env, OUT / f"soak-loop-{bench.run_id}.log")
+        extra = ("-syncperiod", args.soak_syncperiod) if args.soak_syncperiod else ()
+        result["syncperiod"] = args.soak_syncperiod or "1h (the default)"
+        proc = loopbench.start_loop(scope, bench.env, OUT / f"soak-loop-{bench.run_id}.log", extra)
         try:
             with phases("loop: start to the first full sync"):
                 result["readyz_s"] = proc.wait_ready()
@@ -605,6 +612,7 @@ def main(bench: Any, args: argparse.Namespace, repo: Path) -> int:
     report.print_phases(results)
     log(f"samples: {path}")
     if args.write:
+        report.soak_plot(results, HERE / "soak-rss.png")
         report.write_soak(repo / "BENCHMARKS.md", results)
         log("wrote the Soak section of BENCHMARKS.md")
     check = results["soak"].get("final_check") or {}
