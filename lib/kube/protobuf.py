@@ -15,6 +15,7 @@ wire types, raises ValueError: the run then acts on no list at all.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -118,21 +119,25 @@ def status_fields(body: bytes) -> dict[str, str]:
     return {"kind": "Status", "message": status.message, "reason": status.reason}
 
 
-def _rfc3339(t: Any) -> str:
+@functools.lru_cache(maxsize=4096)
+def _rfc3339(seconds: int) -> str:
     """metav1.Time as its JSON text: whole seconds, UTC. A zero time is an
-    empty message (JSON: null), read as not set."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t.seconds)) if t.seconds else ""
+    empty message (JSON: null), read as not set. Pods created together share
+    their second, hence the cache."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds)) if seconds else ""
 
 
 def _pod_info(pod: Any) -> PodInfo:
     meta, status = pod.metadata, pod.status
-    ready = any(c.type == "Ready" and c.status == "True" for c in status.conditions)
-    ports = tuple(
-        (port.name, port.containerPort)
-        for container in pod.spec.containers
-        for port in container.ports
-        if port.name and port.HasField("containerPort")
-    )
+    ready = False
+    for condition in status.conditions:
+        if condition.type == "Ready" and condition.status == "True":
+            ready = True
+            break
+    ports: tuple[tuple[str, int], ...] = ()
+    for container in pod.spec.containers:
+        if container.ports:
+            ports += tuple((p.name, p.containerPort) for p in container.ports if p.name and p.HasField("containerPort"))
     return PodInfo(
         namespace=meta.namespace,
         name=meta.name,
@@ -143,6 +148,6 @@ def _pod_info(pod: Any) -> PodInfo:
         annotation=meta.annotations.get(ANNOTATION),
         has_label=meta.labels.get(LABEL) == LABEL_VALUE,
         uid=meta.uid,
-        created=_rfc3339(meta.creationTimestamp),
+        created=_rfc3339(meta.creationTimestamp.seconds),
         ports=ports,
     )

@@ -143,3 +143,8 @@ class Answers:
     def get(self, path: str, query: object, timeout: object = None, accept: str = "") -> Body:
         self.accepts.append(accept)
         return self.answers.pop(0)
+
+
+def test_any_ready_condition_that_is_true_makes_the_pod_ready_as_in_json():
+    conditions = field(2, field(1, "Ready") + field(2, "False")) + field(2, field(1, "Ready") + field(2, "True"))
+    assert protobuf.decode_page(body(field(3, conditions)))[0][0].ready
