@@ -203,7 +203,8 @@ _CORE: tuple[Option, ...] = (
         "2s",
         v.duration,
         "in --loop mode, a service that 5 or more pods change within a second (a rolling update) is written at "
-        "most once per this interval (Go duration; 0 writes every batch)",
+        "most once per this interval, stretched by half with each write while the burst lasts, up to 2.5 times "
+        "(Go duration; 0 writes every batch)",
     ),
     Option(
         LoopSettings,

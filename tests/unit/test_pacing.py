@@ -1,6 +1,6 @@
 """When the loop writes a pending service (lib/daemon/pacing.py)."""
 
-from lib.daemon.pacing import BURST_PODS, Pacer
+from lib.daemon.pacing import BURST_PODS, MAX_STRETCH, Pacer
 
 
 def burst(pacer: Pacer, name: str, now: float, pods: int = BURST_PODS) -> None:
@@ -58,4 +58,34 @@ def test_pruning_keeps_memory_flat_over_many_services():
         pacer.changed([f"svc-{i}"], "ns/p", float(i))
         pacer.written([f"svc-{i}"], float(i))
         pacer.prune(float(i))
-    assert len(pacer.recent) <= 3 and len(pacer.last_write) <= 3
+    horizon = 2.0 * MAX_STRETCH  # the longest a burst's pause can be
+    assert len(pacer.recent) <= horizon + 1 and len(pacer.last_write) <= horizon + 1 and not pacer.streak
+
+
+def test_a_long_burst_stretches_the_interval_to_a_bounded_handful_of_writes():
+    """A 30 s rollout (a pod changing every 50 ms): the first changes show at
+    once until five pods make it a burst, then the pause grows by half an
+    interval per write, up to 2.5 intervals: 11 writes where a fixed 2 s
+    interval makes 18."""
+    pacer = Pacer(burst_interval=2.0)
+    writes = []
+    for step in range(600):
+        now = step * 0.05
+        pacer.changed(["svc"], f"ns/p{step}", now)
+        if pacer.ready({"svc"}, now):
+            pacer.written(["svc"], now)
+            writes.append(now)
+    gaps = [round(b - a, 2) for a, b in zip(writes, writes[1:])]
+    assert gaps == [0.05, 0.05, 0.05, 2.0, 3.0, 4.0, 5.0, 5.0, 5.0, 5.0]
+
+
+def test_the_stretch_ends_with_the_burst():
+    pacer = Pacer(burst_interval=2.0)
+    for t in (0.0, 2.0, 5.0):
+        burst(pacer, "svc", t)
+        pacer.written(["svc"], t)
+    assert pacer.interval("svc") == 4.0
+    pacer.changed(["svc"], "ns/p0", 20.0)  # the burst is over: a lone change
+    assert pacer.ready({"svc"}, 20.0) == {"svc"}
+    pacer.written(["svc"], 20.0)
+    assert pacer.interval("svc") == 2.0
