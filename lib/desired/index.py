@@ -35,12 +35,14 @@ class PodIndex:
 
     Annotations are parsed for every labelled pod, serving or not, so a broken
     annotation is reported as soon as the pod exists rather than only once it
-    turns Ready. A change costs in proportion to the services it touches.
+    turns Ready. A change costs in proportion to the services it touches
+    (the count of serving pods is kept, not recounted per batch).
     """
 
     def __init__(self, policy: ClaimPolicy = OPEN):
         self.policy = policy
         self.pods: dict[str, PodInfo] = {}
+        self.serving = 0  # pods in ``pods`` that serve
         self.declared: dict[str, tuple[ServiceDecl, ...]] = {}  # pod -> declarations it may register
         self.providers: dict[str, set[str]] = {}  # service -> pods declaring it
         self.invalid: set[str] = set()  # pods with a problem
@@ -56,6 +58,7 @@ class PodIndex:
             if pod.has_label:
                 self.pods[pod.key] = pod
                 problems.extend(self._index(pod.key, pod))
+        self.serving = sum(1 for pod in self.pods.values() if pod.serving)
         return problems
 
     def apply(self, kind: str, pod: PodInfo) -> tuple[set[str], list[Problem]]:
@@ -66,6 +69,7 @@ class PodIndex:
         new = None if kind == "DELETED" or not pod.has_label else pod
         before = {d.name for d in self.declared.get(key, ())}
         problems: list[Problem] = []
+        self.serving += (new is not None and new.serving) - (old is not None and old.serving)
         if new is None:
             self.pods.pop(key, None)
             self._index(key, None)
@@ -107,7 +111,7 @@ class PodIndex:
         A service no serving pod provides is absent: its node goes. With
         ``endpoints``, each service's serving pods and declarations too."""
         state = DesiredState(pods_seen=len(self.pods))
-        state.pods_counted = sum(1 for pod in self.pods.values() if pod.serving)
+        state.pods_counted = self.serving
         pods = self.pods
         for name in self.providers if names is None else names:
             ips = {pods[key].pod_ip for key in self.providers.get(name, ()) if pods[key].serving}
