@@ -511,67 +511,8 @@ def generated_markdown(r: dict[str, Any]) -> str:
 
 INTRO = """# Benchmarks
 
-`bench/run.py` measures kube2zk against a private test bed (a real kube-apiserver
-with kwok fake nodes, and ZooKeeper, all on loopback) and compares each figure
-with what the servers and client libraries allow (the *floors*):
-
-- **server floor**: the labelled pods' pages (500 per page, as the product
-  asks for them) received from the API server into memory and not decoded:
-  what no client can go below;
-- **list floor**: the same pages decoded with plain `json.loads`, with
-  Python's cyclic GC paused as the product pauses it while listing (the
-  GC-on figure is shown too, for information);
-- **write floor**: one node per service created in kazoo transactions of 500
-  operations, all transactions in flight at once, in a scratch path (the
-  product writes two nodes per service: the service node and its ownership
-  record);
-- **read floor**: `get_async` for every service node, then all answers collected.
-
-The targets: a cold sync within 1.3× (in-process) and 1.5× (whole process)
-of server + write floor, a no-op sync within 1.3× (in-process) of server +
-read floor. The API server's own cost of each sync (CPU from its
-`process_cpu_seconds_total`, also net of an idle baseline, and LIST requests
-from `apiserver_request_total`) is the difference of its `/metrics` around
-the run. At the main size the list is also timed with `resourceVersion=0`
-(served from the watch cache, with and without `limit`) next to the
-product's unset `resourceVersion` (a consistent read).
-
-Every job run is `kube2zk_job.py` as a child process with its own `-zkpath`,
-`--owner-root` and `-namespace`. Wall time, CPU time (user + sys) and peak RSS
-come from `os.wait4` in a small launcher process (a child's `ru_maxrss` starts
-at the RSS of the process that forks it, so the harness itself must not be
-the parent). ZooKeeper requests come from the server's `mntr` counters
-(`zk_cnt_readlatency`, `zk_cnt_updatelatency`; a transaction counts once). A
-no-op run must leave every service node's version and mzxid as they were.
-
-For each size the harness grows the pod set, waits until every pod is Ready,
-and measures the floors, 3 cold syncs (each into fresh, empty paths) and 3
-no-op syncs. At the main size (`--pods`, 10,000) it also takes py-spy
-profiles of a cold and a no-op run, replaces 1% of the pods and runs one sync,
-then starts `--loop` (its defaults, with `--metrics-addr` on a free port) and
-times 200 single-pod changes (a pod's annotation moves it in and out of a
-service; from the PATCH's return to the new server list in a kazoo data
-watch) and a rolling update of a 100-pod Deployment (each service node's
-stat `version` before and after counts its writes).
-
-Run it from the repository root (it brings the test bed up under
-`/tmp/k2z/bench-state` and tears it down again if it started it;
-`bench/requirements.txt` lists what it needs on top of the project's
-requirements):
-
-```
-.venv/bin/pip install -r bench/requirements.txt
-.venv/bin/python bench/run.py --smoke                     # a few hundred pods, about a minute (CI)
-.venv/bin/python bench/run.py --sizes 1000,2000,5000,10000 --write   # the full run, rewrites the section below
-.venv/bin/python bench/run.py --render bench/out/results-<id>.json    # redraw from a saved run
-```
-
-Pods are bare pods bound to a fake node, created 16 at a time: a
-controller-manager at its default 20 requests/s would take minutes to create
-10,000 ReplicaSet pods. Replacing a pod deletes it and creates one with a new
-name on another node, which is what a ReplicaSet does, minus the wait. The
-rolling-update test uses a real Deployment. Raw samples, logs and profiles go
-to `bench/out/` (not committed).
+Written by bench/run.py --write; how it measures is described in the
+repository's BENCHMARKS.md.
 """
 
 
