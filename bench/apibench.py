@@ -27,6 +27,9 @@ from bed import SELECTOR, Bed
 from lib.kube import protobuf
 from lib.kube.client import JSON, KubeApi, pods_path
 from lib.kube.pods import LIST_ACCEPT
+from lib.settings import Settings
+
+PAGE = Settings().kube.page_size  # the product's page size
 
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
 _CONTINUE = re.compile(rb'"continue":"([^"]*)"')
@@ -149,7 +152,7 @@ def protobuf_token(body: bytes) -> str | None:
 
 
 def receive_pages(
-    bed: Bed, namespace: str, page_size: int = 500, resource_version: str | None = None, accept: str = LIST_ACCEPT
+    bed: Bed, namespace: str, page_size: int = PAGE, resource_version: str | None = None, accept: str = LIST_ACCEPT
 ) -> tuple[int, int]:
     """Every page of the labelled pods read into memory, not decoded, asked
     for as the product asks (``accept``: protobuf, else JSON). Returns
@@ -194,10 +197,10 @@ def server_floor(bed: Bed, namespace: str, reps: int) -> dict[str, Any]:
 
 
 LIST_MODES = {
-    "unset": (None, 500, LIST_ACCEPT),  # the product's list: consistent read, paginated, protobuf
-    "unset-json": (None, 500, JSON),  # the same in JSON
-    "unset-5000": (None, 5000, LIST_ACCEPT),  # pages ten times larger
-    "rv0": ("0", 500, LIST_ACCEPT),  # any resourceVersion: the watch cache, limit sent
+    "unset": (None, PAGE, LIST_ACCEPT),  # the product's list: consistent read, paginated, protobuf
+    "unset-json": (None, PAGE, JSON),  # the same in JSON
+    "unset-500": (None, 500, LIST_ACCEPT),  # pages of 500 (kubectl's, and the product's before)
+    "rv0": ("0", PAGE, LIST_ACCEPT),  # any resourceVersion: the watch cache, limit sent
     "rv0-nolimit": ("0", 0, LIST_ACCEPT),  # any resourceVersion, one answer
 }
 

@@ -97,20 +97,17 @@ def control_plane_row(label: str, run: dict[str, Any]) -> Row:
 
 
 def list_mode_rows(fl: dict[str, Any]) -> list[Row]:
-    """Where the API server serves the list from: resourceVersion unset
-    (consistent read) against resourceVersion=0 (any version, watch cache)."""
-    names = {
-        "unset": "list, resourceVersion unset, limit 500, protobuf (the product's)",
-        "unset-json": "list, resourceVersion unset, limit 500, JSON",
-        "unset-5000": "list, resourceVersion unset, limit 5000, protobuf",
-        "rv0": "list, resourceVersion=0, limit 500, protobuf",
-        "rv0-nolimit": "list, resourceVersion=0, no limit, protobuf",
-    }
+    """The same list asked for in other ways: resourceVersion unset (a
+    consistent read) or 0 (any version, the watch cache), page sizes, JSON."""
     rows = []
     for mode, m in (fl.get("list_modes") or {}).items():
+        rv = "unset" if m["resource_version"] is None else f"={m['resource_version']}"
+        limit = f"limit {m['limit']}" if m["limit"] else "no limit"
+        encoding = "JSON" if m.get("accept", "application/json") == "application/json" else "protobuf"
+        product = " (the product's)" if mode == "unset" else ""
         rows.append(
             (
-                f"{names.get(mode, mode)}: latency / API CPU net / pages / MB",
+                f"list, resourceVersion {rv}, {limit}, {encoding}{product}: latency / API CPU net / pages / MB",
                 f"{fmt(m['seconds'], 's')} / {fmt(m['api_cpu'], 's')} / {m['pages']} / {m['bytes'] / 1e6:.1f}",
                 "",
                 "",
@@ -224,6 +221,7 @@ def detail_rows(r: dict[str, Any], m: dict[str, Any]) -> list[Row]:
         rows.append(
             (
                 f"floor: server — the labelled pods' {fl.get('server_pages', '?')} pages received, not decoded "
+                f"(protobuf) "
                 f"({fl.get('server_bytes', 0) / 1e6:.1f} MB)",
                 fmt(fl["server"], "s"),
                 "",

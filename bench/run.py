@@ -201,14 +201,14 @@ class Bench:
         for _ in range(reps):
             items = []
             started = time.perf_counter()
-            items = self.bed.raw_list(self.ns)
+            items = self.bed.raw_list(self.ns, page_size=apibench.PAGE)
             lists.append(time.perf_counter() - started)
             items = []
             gc.collect()
             gc.disable()  # the same list with Python's cyclic GC paused, as the product lists
             try:
                 started = time.perf_counter()
-                items = self.bed.raw_list(self.ns)
+                items = self.bed.raw_list(self.ns, page_size=apibench.PAGE)
                 lists_nogc.append(time.perf_counter() - started)
             finally:
                 gc.enable()

