@@ -49,7 +49,7 @@ class KubeSettings:
     kubeconfig: str | None = None  # None: in-cluster, else ~/.kube/config
     namespace: str = ""  # "" is every namespace
     timeout: float = 30.0  # each API request
-    page_size: int = 500
+    page_size: int = 2000
     events: bool = True  # post Events on pods with bad annotations
 
 

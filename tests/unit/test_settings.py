@@ -72,6 +72,12 @@ def test_defaults_of_the_new_options():
     assert cfg.kube.page_size == 2000
 
 
+def test_the_settings_objects_defaults_are_the_option_tables():
+    """Code that builds Settings() without parsing (tools, tests) gets what a
+    run with no flag gets."""
+    assert load_settings([], NO_ENV) == Settings()
+
+
 # -- the seed's flags in every spelling -----------------------------------
 
 
