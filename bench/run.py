@@ -504,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         results = json.loads(Path(args.render).read_text())
         if "soak" in results:
+            report.soak_plot(results, HERE / "soak-rss.png")
             report.write_soak(REPO / "BENCHMARKS.md", results)
             log("wrote the Soak section of BENCHMARKS.md")
             return 0
