@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from bed import LABEL, Bed, PodSpec, Workload, annotation, log
 from helpers import LoopProcess, deployment, pod_ready
@@ -17,7 +17,10 @@ from jobrun import Scope
 from kazoo.client import KazooClient
 from kazoo.recipe.watchers import DataWatch
 from kubernetes.client.exceptions import ApiException
+from kubernetes.watch.watch import iter_resp_lines
 from zkbench import Counters
+
+T = TypeVar("T")
 
 INCREMENTAL_SYNCS = 'kube2zk_sync_duration_seconds_count{kind="incremental"}'
 
@@ -39,40 +42,50 @@ def memory_mb(pid: int) -> dict[str, float]:
     return out
 
 
-class NodeWatch:
-    """Every version of one node's server list, with the time it was seen."""
+class Timeline(Generic[T]):
+    """Values as they arrive, each with the time it was seen; waiters block
+    until a wanted value shows up after a mark."""
 
-    def __init__(self, zk: KazooClient, path: str):
+    def __init__(self) -> None:
         self.cond = threading.Condition()
-        self.seen: list[tuple[float, frozenset[str] | None, int]] = []
-        DataWatch(zk, path, self._changed)
+        self.seen: list[tuple[float, T]] = []
 
-    def _changed(self, data: bytes | None, stat: Any, event: Any = None) -> None:
-        now = time.perf_counter()
-        servers = frozenset(json.loads(data)["servers"]) if data else None
+    def add(self, now: float, value: T) -> None:
         with self.cond:
-            self.seen.append((now, servers, stat.version if stat else -1))
+            self.seen.append((now, value))
             self.cond.notify_all()
 
     def mark(self) -> int:
         with self.cond:
             return len(self.seen)
 
-    def wait_for(self, want: frozenset[str] | None, since: int, timeout: float) -> float | None:
+    def wait_for(self, want: T, since: int, timeout: float) -> float | None:
+        """The time ``want`` was first seen after ``since``, or None at the timeout."""
         deadline = time.perf_counter() + timeout
         with self.cond:
             while True:
-                for t, servers, _ in self.seen[since:]:
-                    if servers == want:
+                for t, value in self.seen[since:]:
+                    if value == want:
                         return t
                 left = deadline - time.perf_counter()
                 if left <= 0:
                     return None
                 self.cond.wait(left)
 
-    def current(self) -> frozenset[str] | None:
+    def current(self) -> T | None:
         with self.cond:
             return self.seen[-1][1] if self.seen else None
+
+
+class NodeWatch(Timeline[frozenset[str] | None]):
+    """Every version of one node's server list, with the time it was seen."""
+
+    def __init__(self, zk: KazooClient, path: str):
+        super().__init__()
+        DataWatch(zk, path, self._changed)
+
+    def _changed(self, data: bytes | None, stat: Any, event: Any = None) -> None:
+        self.add(time.perf_counter(), frozenset(json.loads(data)["servers"]) if data else None)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -84,13 +97,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-class BareWatch:
+class BareWatch(Timeline[str]):
     """The floor's watch client: one pod watched by name, each event's
     annotation noted with its arrival time and nothing else done."""
 
     def __init__(self, bed: Bed, namespace: str, name: str):
-        self.cond = threading.Condition()
-        self.seen: list[tuple[float, str]] = []
+        super().__init__()
         self.stopped = threading.Event()
         pod = bed.core.read_namespaced_pod(name, namespace)
         self.response = bed.core.list_namespaced_pod(
@@ -105,39 +117,14 @@ class BareWatch:
         self.thread.start()
 
     def _follow(self) -> None:
-        buffer = b""
         try:
-            for chunk in self.response.stream(65536, decode_content=False):
+            for line in iter_resp_lines(self.response):
                 now = time.perf_counter()
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    if not line.strip():
-                        continue
-                    obj = json.loads(line).get("object") or {}
-                    value = ((obj.get("metadata") or {}).get("annotations") or {}).get(LABEL, "")
-                    with self.cond:
-                        self.seen.append((now, value))
-                        self.cond.notify_all()
+                obj = json.loads(line).get("object") or {}
+                self.add(now, ((obj.get("metadata") or {}).get("annotations") or {}).get(LABEL, ""))
         except Exception:  # the response is closed by stop()
             if not self.stopped.is_set():
                 raise
-
-    def mark(self) -> int:
-        with self.cond:
-            return len(self.seen)
-
-    def wait_for(self, value: str, since: int, timeout: float) -> float | None:
-        deadline = time.perf_counter() + timeout
-        with self.cond:
-            while True:
-                for t, seen in self.seen[since:]:
-                    if seen == value:
-                        return t
-                left = deadline - time.perf_counter()
-                if left <= 0:
-                    return None
-                self.cond.wait(left)
 
     def stop(self) -> None:
         """End the stream: shutdown() unblocks the reading thread (close()
@@ -306,7 +293,7 @@ def rolling_update(bed: Bed, work: Workload, zk: KazooClient, loop: LoopProcess,
     after = {s: zk.get(f"{scope.zk_path}/{s}")[1].version for s in services}
     counters = Counters.take(bed.env["ZK_HOSTS"]) - counters
     batches = (loop.metric(INCREMENTAL_SYNCS) or 0.0) - batches
-    min_sizes = {s: min(len(v or ()) for _, v, _ in w.seen[marks[s] :]) for s, w in watches.items()}
+    min_sizes = {s: min(len(v or ()) for _, v in w.seen[marks[s] :]) for s, w in watches.items()}
     return {
         "replicas": replicas,
         "rollout_s": rollout,

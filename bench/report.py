@@ -86,14 +86,14 @@ def sync_rows(label: str, run: dict[str, Any], floor: float) -> list[Row]:
     ]
 
 
-def control_plane_row(label: str, run: dict[str, Any]) -> Row:
+def control_plane_row(label: str, run: dict[str, Any], target: str = "") -> Row:
     """The API server's CPU and LIST requests for one sync (differences of its
     /metrics counters around the run; net: minus the idle baseline)."""
     if "api_cpu" not in run:
-        return (f"{label}, API server CPU / LIST pods requests", "–", "", "", "", "")
+        return (f"{label}, API server CPU / LIST pods requests", "–", "", "", target, "")
     net = run.get("api_cpu_net")
     value = f"{run['api_cpu']:.2f} s" + (f" ({net:.2f} s net of idle)" if net is not None else "")
-    return (f"{label}, API server CPU / LIST pods requests", f"{value} / {run['api_lists']:.0f}", "", "", "", "")
+    return (f"{label}, API server CPU / LIST pods requests", f"{value} / {run['api_lists']:.0f}", "", "", target, "")
 
 
 def list_mode_rows(fl: dict[str, Any]) -> list[Row]:
@@ -206,8 +206,8 @@ def target_rows(r: dict[str, Any], m: dict[str, Any]) -> list[Row]:
                 )
             )
     rows += [
-        (*control_plane_row("API server per full sync: cold sync", cold)[:4], "report", ""),
-        (*control_plane_row("API server per full sync: no-op sync", noop)[:4], "report", ""),
+        control_plane_row("API server per full sync: cold sync", cold, "report"),
+        control_plane_row("API server per full sync: no-op sync", noop, "report"),
     ]
     return rows
 
@@ -303,7 +303,7 @@ def table_rows(r: dict[str, Any], m: dict[str, Any]) -> list[Row]:
     """(figure, value, floor, ratio, target, verdict) rows of one table size."""
     rows = target_rows(r, m) + detail_rows(r, m)
     sc = r.get("scaling_ratio")
-    if sc and m is r["main"]:
+    if sc and m["pods"] == r["main"]["pods"]:
         rows.append(
             (
                 f"scaling: cold / no-op wall at {sc['big']} vs {sc['small']} pods",
